@@ -1,0 +1,315 @@
+// Package httpapi is the node's HTTP API: JSON under /api/v1/, bearer-token
+// auth, server-sent events, Prometheus metrics and a health check. It is an
+// edge: it converts between wire types (package apiv1) and whatever the node
+// plugs in as its Backend, and holds no state of its own.
+//
+// Only the composition root (package node) and tests import it.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/peer-node/peer/internal/apiv1"
+	"github.com/peer-node/peer/internal/events"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Backend is what the API serves. The node implements it; errors it returns
+// are sent as JSON, with the status and code of an *Error and 500 otherwise.
+type Backend interface {
+	Status(ctx context.Context) (apiv1.Status, error)
+	Identity(ctx context.Context) (apiv1.Identity, error)
+	Personas(ctx context.Context) ([]apiv1.Persona, error)
+	Persona(ctx context.Context, ref string) (apiv1.Persona, error)
+	NewPersona(ctx context.Context, name string) (apiv1.Persona, error)
+	DeviceCert(ctx context.Context, ref string) (apiv1.DeviceCert, error)
+}
+
+// Error is an error with an HTTP status and a stable code for clients.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// DefaultMaxBodyBytes bounds request bodies when Options.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configure a Server. Token and Backend are required.
+type Options struct {
+	Token        string               // the bearer token clients must present
+	MaxBodyBytes int64                // request body limit; 0 = DefaultMaxBodyBytes
+	Backend      Backend              // what to serve
+	Bus          *events.Bus          // event stream source; nil = no events
+	Registry     *prometheus.Registry // metrics registry; nil = a new one
+	Logger       *slog.Logger         // nil = slog.Default()
+	Heartbeat    time.Duration        // SSE keep-alive comment interval; 0 = 15s
+}
+
+// Server serves the API. Create it with New and mount Handler().
+type Server struct {
+	opts     Options
+	mux      *http.ServeMux
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New validates opts and builds the routes.
+func New(opts Options) (*Server, error) {
+	if len(opts.Token) < 16 {
+		return nil, errors.New("httpapi: token missing or too short")
+	}
+	if opts.Backend == nil {
+		return nil, errors.New("httpapi: no backend")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 15 * time.Second
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux()}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "peer_http_requests_total", Help: "HTTP API requests by route and status code.",
+	}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "peer_http_request_duration_seconds", Help: "HTTP API request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8),
+	}, []string{"route"})
+	for _, c := range []prometheus.Collector{s.requests, s.latency} {
+		if err := opts.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("httpapi: register metrics: %w", err)
+		}
+	}
+	s.routes()
+	return s, nil
+}
+
+// Handler is the root handler: every request passes through logging,
+// metrics, authentication and the body limit.
+func (s *Server) Handler() http.Handler { return s }
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.Handle("GET /metrics", s.auth(promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{})))
+	m.Handle("GET /api/v1/status", s.authJSON(func(r *http.Request) (any, error) {
+		return s.opts.Backend.Status(r.Context())
+	}))
+	m.Handle("GET /api/v1/identity", s.authJSON(func(r *http.Request) (any, error) {
+		return s.opts.Backend.Identity(r.Context())
+	}))
+	m.Handle("GET /api/v1/personas", s.authJSON(func(r *http.Request) (any, error) {
+		ps, err := s.opts.Backend.Personas(r.Context())
+		return apiv1.Personas{Personas: ps}, err
+	}))
+	m.Handle("POST /api/v1/personas", s.auth(http.HandlerFunc(s.newPersona)))
+	m.Handle("GET /api/v1/personas/{ref}", s.authJSON(func(r *http.Request) (any, error) {
+		return s.opts.Backend.Persona(r.Context(), r.PathValue("ref"))
+	}))
+	m.Handle("GET /api/v1/personas/{ref}/certificate", s.authJSON(func(r *http.Request) (any, error) {
+		return s.opts.Backend.DeviceCert(r.Context(), r.PathValue("ref"))
+	}))
+	m.Handle("GET /api/v1/events", s.auth(http.HandlerFunc(s.events)))
+}
+
+// ServeHTTP routes the request, answering unknown paths and methods in JSON.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	r.Body = http.MaxBytesReader(rec, r.Body, s.opts.MaxBodyBytes)
+	h, pattern := s.mux.Handler(r)
+	route := pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	if r.ContentLength > s.opts.MaxBodyBytes {
+		writeError(rec, Errorf(http.StatusRequestEntityTooLarge, apiv1.CodeTooLarge,
+			"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, s.opts.MaxBodyBytes))
+	} else if pattern == "" {
+		// The mux found no route: 405 if the path exists with another method.
+		status, code, msg := http.StatusNotFound, apiv1.CodeNotFound, "no such endpoint: "+r.URL.Path
+		probe := httptestRecorder{}
+		h.ServeHTTP(&probe, r)
+		if probe.code == http.StatusMethodNotAllowed {
+			status, code, msg = http.StatusMethodNotAllowed, apiv1.CodeMethod, r.Method+" is not allowed on "+r.URL.Path
+			if a := probe.header.Get("Allow"); a != "" {
+				rec.Header().Set("Allow", a)
+			}
+		}
+		writeError(rec, Errorf(status, code, "%s", msg))
+	} else {
+		s.mux.ServeHTTP(rec, r) // sets the path values that Handler does not
+	}
+	s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+	if !strings.HasSuffix(route, "/events") {
+		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	}
+	// The URL is logged without its query: nothing secret travels there, but
+	// nothing forces us to keep what a careless client put in it.
+	s.opts.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.code,
+		"dur", time.Since(start).Round(time.Microsecond))
+}
+
+// httptestRecorder captures what the mux's fallback handler would answer.
+type httptestRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (h *httptestRecorder) Header() http.Header {
+	if h.header == nil {
+		h.header = http.Header{}
+	}
+	return h.header
+}
+func (h *httptestRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *httptestRecorder) WriteHeader(code int)        { h.code = code }
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code        int
+	wroteHeader bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.code, s.wroteHeader = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// auth admits requests carrying the token in the Authorization header. A
+// token in the URL is refused even when it is right: URLs end up in logs,
+// histories and Referer headers.
+func (s *Server) auth(next http.Handler) http.Handler {
+	want := []byte(s.opts.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		for _, k := range []string{"token", "access_token", "auth", "bearer"} {
+			if q.Has(k) {
+				writeError(w, Errorf(http.StatusUnauthorized, apiv1.CodeUnauthorized,
+					"tokens are accepted only in the Authorization header, never in the URL"))
+				return
+			}
+		}
+		h := r.Header.Get("Authorization")
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="peer"`)
+			msg := "missing bearer token: send Authorization: Bearer <token> (the token is in the data directory's api.token)"
+			if h != "" {
+				msg = "invalid bearer token"
+			}
+			writeError(w, Errorf(http.StatusUnauthorized, apiv1.CodeUnauthorized, "%s", msg))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) authJSON(f func(r *http.Request) (any, error)) http.Handler {
+	return s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := f(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}))
+}
+
+func (s *Server) newPersona(w http.ResponseWriter, r *http.Request) {
+	var req apiv1.NewPersona
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := s.opts.Backend.NewPersona(r.Context(), req.Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.opts.Bus != nil {
+		s.opts.Bus.Publish("persona.created", p)
+	}
+	writeJSON(w, http.StatusCreated, p)
+}
+
+// decodeJSON reads one JSON object from the body, strictly: a known media
+// type, no unknown fields, no trailing data, within the body limit.
+func decodeJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return Errorf(http.StatusUnsupportedMediaType, apiv1.CodeUnsupportedMT, "send application/json, not %q", ct)
+		}
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON object")
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return Errorf(http.StatusRequestEntityTooLarge, apiv1.CodeTooLarge, "request body exceeds the limit of %d bytes", tooLarge.Limit)
+	case errors.Is(err, errEOF()):
+		return Errorf(http.StatusBadRequest, apiv1.CodeBadRequest, "empty request body: send a JSON object")
+	case err != nil:
+		return Errorf(http.StatusBadRequest, apiv1.CodeBadRequest, "invalid JSON body: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		s.opts.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = Errorf(http.StatusInternalServerError, apiv1.CodeInternal, "internal error: %v", err)
+	}
+	writeError(w, e)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	writeJSON(w, e.Status, apiv1.Error{Code: e.Code, Message: e.Message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
