@@ -1,0 +1,44 @@
+// Package identity holds the pure cryptography of who a user is: the 24-word
+// recovery phrase, the derivation of persona keys from it, did:key persona
+// identifiers, and the signed device certificates (and their revocations)
+// by which a persona vouches for the devices that run it.
+//
+// identity does no I/O: storing keys is internal/keystore's job. It is a leaf
+// package: it imports only the standard library, internal/codec, go-bip39 (the
+// word list and PBKDF2 seed) and base58. Any package may import it.
+//
+// The formats here are frozen by test vectors (testdata/vectors.json) and
+// described in docs/identity.md; changing a derivation or a record layout is
+// a breaking change that needs a new version.
+package identity
+
+import "errors"
+
+// Errors callers branch on. Functions wrap them with details, so test them
+// with errors.Is.
+var (
+	// ErrBadMnemonic: a recovery phrase is not 24 valid BIP-39 English words
+	// with a correct checksum. The wrapping message says what is wrong.
+	ErrBadMnemonic = errors.New("invalid recovery phrase")
+	// ErrBadDID: a string is not a did:key for an Ed25519 public key.
+	ErrBadDID = errors.New("invalid persona ID")
+	// ErrMalformed: a record cannot be decoded or breaks a structural rule
+	// (field sizes, encoding, time order).
+	ErrMalformed = errors.New("malformed record")
+	// ErrUnsupportedVersion: a record carries a version this code does not know.
+	ErrUnsupportedVersion = errors.New("unsupported record version")
+	// ErrBadSignature: a record's signature does not verify.
+	ErrBadSignature = errors.New("bad signature")
+	// ErrExpired: a certificate's validity has ended.
+	ErrExpired = errors.New("certificate expired")
+	// ErrRevoked: a certificate has been revoked.
+	ErrRevoked = errors.New("certificate revoked")
+	// ErrPersonaMismatch: a key was used for a record of another persona.
+	ErrPersonaMismatch = errors.New("key does not belong to the record's persona")
+)
+
+// Signature domains, one per record type (see codec.SignedMessage).
+const (
+	DomainDeviceCert       = "peer/device-cert"
+	DomainDeviceRevocation = "peer/device-revocation"
+)
