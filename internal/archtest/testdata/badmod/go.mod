@@ -1,0 +1,3 @@
+module github.com/peer-node/peer
+
+go 1.26

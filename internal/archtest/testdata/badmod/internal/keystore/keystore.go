@@ -1,0 +1,4 @@
+// Package keystore is a fixture domain package.
+package keystore
+
+const Name = "keystore"
