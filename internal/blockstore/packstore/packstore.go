@@ -1,0 +1,862 @@
+// Package packstore is Peer's local block store: blocks are appended to
+// pack files under <dir>/packs/ and located through an index kept in a
+// kv.Store (normally the node's Pebble store). docs/formats-blocks.md
+// specifies the pack and index formats.
+//
+// Only the composition root (node), maintenance commands and tests should
+// import it; everything else takes a blockstore.Getter, Putter or Store.
+//
+// # Sync policy
+//
+// Put appends the record to the active pack (small blocks through an
+// in-memory buffer, large ones straight to the file) and stages its index
+// entry in memory; no fsync and no index write happen per Put. A staged
+// block is readable at once. Flush writes the buffer, fsyncs the pack
+// file, then commits every staged index entry (and the per-pack counters)
+// in one kv batch and syncs the index. A block is durable once a Flush that
+// started after its Put returns. The store also flushes by itself when
+// Options.AutoFlushBytes (default 64 MiB) are staged, before rolling over to
+// a new pack, before Delete, and on Close. A crash loses at most the blocks
+// put since the last flush; it never leaves an index entry pointing at
+// unsynced bytes, because index entries are committed only after the pack
+// bytes they name are fsynced.
+//
+// # Crash recovery
+//
+// Each pack's committed length ("end") is kept in the index with its
+// counters. On Open, bytes of a pack past its committed end (records
+// appended but never indexed) are truncated away, and a pack file with no
+// counters in the index (created, or copied into, but never committed) is
+// removed. The highest intact pack becomes the active pack again.
+//
+// # Deletion and compaction
+//
+// Delete removes index entries and moves their record bytes to the pack's
+// dead counter. Compact rewrites every pack whose dead bytes exceed
+// Options.CompactThreshold (default 30%) of its records, or that holds no
+// live block: it copies the live records into the active pack, flushes
+// (fsync, then the index switches to the new locations in one batch),
+// deletes the old pack's counters from the index, and only then removes the
+// old file. A crash at any step loses no live block: before the index
+// commit the old locations are still authoritative and the copies are an
+// uncommitted tail; after it the old pack is merely dead space that the
+// next Compact (or Open, once its counters are gone) removes.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. Reads use ReadAt on shared file
+// handles and never wait for fsyncs unless they read a block still in the
+// write buffer. Writers (Put, Flush, Delete, compaction's copies) are
+// serialised.
+package packstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/peer-node/peer/internal/blockstore"
+	"github.com/peer-node/peer/internal/cid"
+	"github.com/peer-node/peer/internal/fsutil"
+	"github.com/peer-node/peer/internal/kv"
+)
+
+// Options configures a Store. The zero value is a sensible default.
+type Options struct {
+	// MaxPackSize is the size at which the active pack is closed and a new
+	// one started; 0 means 256 MiB.
+	MaxPackSize int64
+	// AutoFlushBytes bounds the bytes put but not yet flushed; reaching it
+	// triggers a Flush. 0 means 64 MiB.
+	AutoFlushBytes int64
+	// CompactThreshold is the fraction of dead bytes at which Compact
+	// always rewrites a pack; 0 means 0.3.
+	CompactThreshold float64
+	// MaxDeadFraction is the share of disk use that dead bytes may keep
+	// after Compact: if packs below CompactThreshold together hold more,
+	// Compact rewrites the deadest of them too. 0 means 0.05, so that
+	// deleting data and compacting returns disk use to within a few percent
+	// of what live data needs.
+	MaxDeadFraction float64
+	// Logger receives notes about recovery and compaction; nil discards them.
+	Logger *slog.Logger
+}
+
+const (
+	defaultMaxPackSize  = 256 << 20
+	defaultAutoFlush    = 64 << 20
+	defaultThreshold    = 0.3
+	defaultDeadFraction = 0.05
+
+	writeBufSize  = 1 << 20   // buffer for small records
+	directWriteAt = 128 << 10 // blocks at least this large bypass the buffer
+)
+
+// Store is the pack-file block store. Create it with Open.
+type Store struct {
+	dir   string // <dir>/packs
+	index kv.Store
+	opts  Options
+	log   *slog.Logger
+
+	// wmu serialises writers. The fields below it are guarded by it.
+	wmu          sync.Mutex
+	activeID     uint32
+	activeF      *os.File
+	activeEnd    int64 // logical end of the active pack, buffered bytes included
+	buf          []byte
+	nextID       uint32
+	pendingBytes int64
+	broken       error // a failed write leaves the active pack unusable until reopened
+
+	// written is how much of the active pack has been handed to the OS.
+	written atomic.Int64
+	// flushGen counts index commits by flushes.
+	flushGen atomic.Uint64
+
+	// smu guards staged and stats (written under wmu as well).
+	smu    sync.RWMutex
+	staged map[cid.CID]stagedEntry
+	stats  map[uint32]packStats
+
+	// fmu guards files; readers hold it shared across ReadAt.
+	fmu   sync.RWMutex
+	files map[uint32]*os.File
+
+	cmu    sync.Mutex // one Compact or Verify at a time
+	closed atomic.Bool
+
+	hook func(step string) error // tests: called between compaction steps
+}
+
+type stagedEntry struct {
+	loc  location
+	from *location // set when compaction moves a block: its old place
+}
+
+var (
+	_ blockstore.Store     = (*Store)(nil)
+	_ blockstore.Verifier  = (*Store)(nil)
+	_ blockstore.Compacter = (*Store)(nil)
+)
+
+// errPackGone: a pack vanished between locating a block and reading it
+// (compaction removed it); the caller looks the block up again.
+var errPackGone = errors.New("pack removed")
+
+func recordLen(c cid.CID, dataLen int) int64 {
+	return int64(recordFixedSize + c.ByteLen() + dataLen)
+}
+
+// Open opens (creating if needed) the block store in dir, with its index in
+// index. The index is not closed by Store.Close; the caller owns it. The
+// index may be a kv.Store shared with other users, provided nothing else
+// (and no other packstore.Store) writes keys beginning with "blk".
+//
+// Open recovers from a crash as the package comment describes. It fails with
+// an error wrapping blockstore.ErrUnsupportedFormat if a pack file or the
+// index carries a format version this build does not read.
+func Open(dir string, index kv.Store, opts Options) (*Store, error) {
+	if opts.MaxPackSize <= 0 {
+		opts.MaxPackSize = defaultMaxPackSize
+	}
+	if opts.AutoFlushBytes <= 0 {
+		opts.AutoFlushBytes = defaultAutoFlush
+	}
+	if opts.CompactThreshold <= 0 || opts.CompactThreshold > 1 {
+		opts.CompactThreshold = defaultThreshold
+	}
+	if opts.MaxDeadFraction <= 0 || opts.MaxDeadFraction > 1 {
+		opts.MaxDeadFraction = defaultDeadFraction
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		dir:    filepath.Join(dir, "packs"),
+		index:  index,
+		opts:   opts,
+		log:    log,
+		buf:    make([]byte, 0, writeBufSize),
+		staged: make(map[cid.CID]stagedEntry),
+		stats:  make(map[uint32]packStats),
+		files:  make(map[uint32]*os.File),
+	}
+	if err := s.open(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open() error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return err
+	}
+	switch v, err := s.index.Get(formatKey); {
+	case errors.Is(err, kv.ErrNotFound):
+		if err := s.index.Set(formatKey, []byte(strconv.Itoa(FormatVersion))); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("packstore: read index format: %w", err)
+	case string(v) != strconv.Itoa(FormatVersion):
+		return fmt.Errorf("%w: block index format %q (this build reads %d)", blockstore.ErrUnsupportedFormat, v, FormatVersion)
+	}
+
+	it := s.index.Iter(kv.IterOptions{Prefix: packPrefix})
+	for it.Next() {
+		k := it.Key()
+		if len(k) != len(packPrefix)+4 {
+			it.Close()
+			return fmt.Errorf("%w: bad pack key %x", blockstore.ErrUnsupportedFormat, k)
+		}
+		st, err := decodePackStats(it.Value())
+		if err != nil {
+			it.Close()
+			return err
+		}
+		id := uint32(k[len(packPrefix)])<<24 | uint32(k[len(packPrefix)+1])<<16 | uint32(k[len(packPrefix)+2])<<8 | uint32(k[len(packPrefix)+3])
+		s.stats[id] = st
+		s.nextID = max(s.nextID, id+1)
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("packstore: read pack counters: %w", err)
+	}
+
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	var ids []uint32
+	for _, e := range ents {
+		name := e.Name()
+		num, ok := strings.CutSuffix(name, ".pack")
+		if !ok || e.IsDir() {
+			continue
+		}
+		n, err := strconv.ParseUint(num, 10, 32)
+		if err != nil {
+			continue
+		}
+		id := uint32(n)
+		s.nextID = max(s.nextID, id+1)
+		path := filepath.Join(s.dir, name)
+		st, ok := s.stats[id]
+		if !ok {
+			// Created (or copied into) but never committed: nothing
+			// indexed points into it.
+			s.log.Info("packstore: removing uncommitted pack", "pack", name)
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			continue
+		}
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		s.files[id] = f
+		hdr := make([]byte, packHeaderSize)
+		if _, err := f.ReadAt(hdr, 0); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("packstore: read %s: %w", path, err)
+		} else if err == nil {
+			if err := checkPackHeader(hdr, path); err != nil {
+				return err
+			}
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if fi.Size() > st.end {
+			s.log.Info("packstore: truncating unindexed tail", "pack", name, "from", fi.Size(), "to", st.end)
+			if err := f.Truncate(st.end); err != nil {
+				return err
+			}
+			if err := f.Sync(); err != nil {
+				return err
+			}
+		}
+		if fi.Size() >= st.end && st.end >= packHeaderSize {
+			ids = append(ids, id)
+		} else {
+			s.log.Warn("packstore: pack shorter than its committed length; its blocks will fail verification", "pack", name, "size", fi.Size(), "committed", st.end)
+		}
+	}
+	if err := fsutil.SyncDir(s.dir); err != nil {
+		return err
+	}
+	slices.Sort(ids)
+	if n := len(ids); n > 0 && ids[n-1] == s.nextID-1 && s.stats[ids[n-1]].end < s.opts.MaxPackSize {
+		id := ids[n-1]
+		s.activeID, s.activeF, s.activeEnd = id, s.files[id], s.stats[id].end
+		s.written.Store(s.activeEnd)
+		return nil
+	}
+	return s.rollLocked()
+}
+
+// rollLocked starts a new, empty active pack. Anything staged must have
+// been flushed. Called with wmu held (or during Open).
+func (s *Store) rollLocked() error {
+	id := s.nextID
+	path := filepath.Join(s.dir, packName(id))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("packstore: create pack: %w", err)
+	}
+	if _, err := f.Write(encodePackHeader()); err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = fsutil.SyncDir(s.dir)
+	}
+	st := packStats{end: packHeaderSize}
+	if err == nil {
+		err = s.index.Set(packKey(id), st.encode())
+	}
+	if err == nil {
+		err = s.index.Sync()
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("packstore: create pack %s: %w", path, err)
+	}
+	s.nextID = id + 1
+	s.fmu.Lock()
+	s.files[id] = f
+	s.fmu.Unlock()
+	s.smu.Lock()
+	s.stats[id] = st
+	s.smu.Unlock()
+	s.activeID, s.activeF, s.activeEnd = id, f, packHeaderSize
+	s.written.Store(packHeaderSize)
+	return nil
+}
+
+func (s *Store) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return blockstore.ErrClosed
+	}
+	return nil
+}
+
+// locate finds where c is: staged entries first, then the index.
+func (s *Store) locate(c cid.CID) (loc location, staged bool, err error) {
+	s.smu.RLock()
+	e, ok := s.staged[c]
+	s.smu.RUnlock()
+	if ok {
+		return e.loc, true, nil
+	}
+	v, err := s.index.Get(blockKey(c))
+	if errors.Is(err, kv.ErrNotFound) {
+		return loc, false, blockstore.NotFound(c)
+	}
+	if err != nil {
+		if errors.Is(err, kv.ErrClosed) {
+			return loc, false, blockstore.ErrClosed
+		}
+		return loc, false, fmt.Errorf("packstore: index lookup %s: %w", c, err)
+	}
+	loc, err = decodeLocation(v)
+	return loc, false, err
+}
+
+// Get returns the block c, verified against its hash.
+func (s *Store) Get(ctx context.Context, c cid.CID) ([]byte, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		loc, staged, err := s.locate(c)
+		if err != nil {
+			return nil, err
+		}
+		data, err := s.read(c, loc, staged)
+		if errors.Is(err, errPackGone) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+}
+
+// read reads and checks the record of c at loc.
+func (s *Store) read(c cid.CID, loc location, staged bool) ([]byte, error) {
+	data, _, err := s.readKind(c, loc, staged)
+	return data, err
+}
+
+// readKind is read that also classifies a failure for Verify (the kind is
+// meaningful only when err wraps cid.ErrIntegrity).
+func (s *Store) readKind(c cid.CID, loc location, staged bool) ([]byte, blockstore.ProblemKind, error) {
+	rl := recordLen(c, loc.dataLen)
+	if staged && loc.off+rl > s.written.Load() {
+		s.wmu.Lock()
+		err := s.writeBufLocked()
+		s.wmu.Unlock()
+		if err != nil {
+			return nil, "", err
+		}
+	}
+	buf := make([]byte, rl)
+	s.fmu.RLock()
+	f := s.files[loc.pack]
+	var n int
+	var err error
+	if f != nil {
+		n, err = f.ReadAt(buf, loc.off)
+	}
+	s.fmu.RUnlock()
+	switch {
+	case f == nil:
+		if s.closed.Load() {
+			return nil, "", blockstore.ErrClosed
+		}
+		return nil, blockstore.Missing, fmt.Errorf("%w: block %s: pack %s is missing (%w)", cid.ErrIntegrity, c, packName(loc.pack), errPackGone)
+	case errors.Is(err, io.EOF) || (err == nil && n < len(buf)):
+		return nil, blockstore.Missing, fmt.Errorf("%w: block %s: data missing: pack %s ends before offset %d", cid.ErrIntegrity, c, packName(loc.pack), loc.off+rl)
+	case err != nil:
+		if s.closed.Load() {
+			return nil, "", blockstore.ErrClosed
+		}
+		return nil, blockstore.Unreadable, fmt.Errorf("packstore: read block %s: %w", c, err)
+	}
+	h, err := DecodeRecordHeader(buf)
+	if err != nil || h.CID != c || h.DataLen != loc.dataLen {
+		return nil, blockstore.Unreadable, fmt.Errorf("%w: block %s: no matching record at %s offset %d (%v)", cid.ErrIntegrity, c, packName(loc.pack), loc.off, err)
+	}
+	data := buf[h.Len:]
+	if err := cid.Verify(c, data); err != nil {
+		return nil, blockstore.Corrupt, err
+	}
+	return data, "", nil
+}
+
+// Has reports whether c is stored (staged or indexed).
+func (s *Store) Has(ctx context.Context, c cid.CID) (bool, error) {
+	if err := s.check(ctx); err != nil {
+		return false, err
+	}
+	_, _, err := s.locate(c)
+	if blockstore.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Size returns the length of block c.
+func (s *Store) Size(ctx context.Context, c cid.CID) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	loc, _, err := s.locate(c)
+	if err != nil {
+		return 0, err
+	}
+	return loc.dataLen, nil
+}
+
+// Put appends the block to the active pack and stages its index entry; see
+// the package comment for when it becomes durable.
+func (s *Store) Put(ctx context.Context, c cid.CID, data []byte) error {
+	if err := blockstore.CheckPut(c, data); err != nil {
+		return err
+	}
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	gen := s.flushGen.Load()
+	if ok, err := s.Has(ctx, c); err != nil || ok {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	// Re-check under the writer lock: another Put may have staged c since,
+	// or staged and committed it (only a flush adds index entries, so the
+	// index needs a second look only if one happened).
+	s.smu.RLock()
+	_, staged := s.staged[c]
+	s.smu.RUnlock()
+	if staged {
+		return nil
+	}
+	if s.flushGen.Load() != gen {
+		if _, _, err := s.locate(c); !blockstore.IsNotFound(err) {
+			return err
+		}
+	}
+	return s.appendLocked(c, data, nil)
+}
+
+func (s *Store) writable() error {
+	if s.closed.Load() {
+		return blockstore.ErrClosed
+	}
+	return s.broken
+}
+
+// appendLocked writes the record of (c, data) at the end of the active pack
+// and stages its index entry. from is the old location when compaction
+// moves a block. data is not retained.
+func (s *Store) appendLocked(c cid.CID, data []byte, from *location) error {
+	rl := recordLen(c, len(data))
+	if s.activeEnd+rl > s.opts.MaxPackSize && s.activeEnd > packHeaderSize {
+		if err := s.flushLocked(); err != nil {
+			return err
+		}
+		if err := s.rollLocked(); err != nil {
+			return err
+		}
+	}
+	loc := location{pack: s.activeID, off: s.activeEnd, dataLen: len(data)}
+	s.buf = appendRecordHeader(s.buf, c.Bytes(), len(data))
+	if len(data) < directWriteAt && len(s.buf)+len(data) <= cap(s.buf) {
+		s.buf = append(s.buf, data...)
+	} else {
+		if err := s.writeBufLocked(); err != nil {
+			return err
+		}
+		if err := s.writeLocked(data); err != nil {
+			return err
+		}
+	}
+	if len(s.buf) >= writeBufSize/2 {
+		if err := s.writeBufLocked(); err != nil {
+			return err
+		}
+	}
+	s.activeEnd += rl
+	s.pendingBytes += rl
+	s.smu.Lock()
+	s.staged[c] = stagedEntry{loc: loc, from: from}
+	s.smu.Unlock()
+	if s.pendingBytes >= s.opts.AutoFlushBytes {
+		return s.flushLocked()
+	}
+	return nil
+}
+
+func (s *Store) writeLocked(p []byte) error {
+	off := s.written.Load()
+	if _, err := s.activeF.WriteAt(p, off); err != nil {
+		s.broken = fmt.Errorf("packstore: write %s: %w (reopen the store to recover)", packName(s.activeID), err)
+		return s.broken
+	}
+	s.written.Store(off + int64(len(p)))
+	return nil
+}
+
+func (s *Store) writeBufLocked() error {
+	if len(s.buf) == 0 || s.activeF == nil {
+		return nil
+	}
+	if err := s.writeLocked(s.buf); err != nil {
+		return err
+	}
+	s.buf = s.buf[:0]
+	return nil
+}
+
+// Flush makes every block put so far durable.
+func (s *Store) Flush(ctx context.Context) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	return s.flushLocked()
+}
+
+// flushLocked: write the buffer, fsync the active pack, then commit the
+// staged entries and the counters in one batch and sync the index.
+func (s *Store) flushLocked() error {
+	if len(s.staged) == 0 && len(s.buf) == 0 {
+		return nil
+	}
+	if err := s.writeBufLocked(); err != nil {
+		return err
+	}
+	if err := s.activeF.Sync(); err != nil {
+		s.broken = fmt.Errorf("packstore: sync %s: %w (reopen the store to recover)", packName(s.activeID), err)
+		return s.broken
+	}
+	s.smu.RLock()
+	newStats := map[uint32]packStats{s.activeID: s.stats[s.activeID]}
+	b := s.index.NewBatch()
+	defer b.Discard()
+	var err error
+	for c, e := range s.staged {
+		rl := recordLen(c, e.loc.dataLen)
+		if err = b.Set(blockKey(c), e.loc.encode()); err != nil {
+			break
+		}
+		st := newStats[e.loc.pack]
+		st.count++
+		st.liveRec += rl
+		st.liveData += int64(e.loc.dataLen)
+		newStats[e.loc.pack] = st
+		if e.from != nil {
+			src, ok := newStats[e.from.pack]
+			if !ok {
+				src = s.stats[e.from.pack]
+			}
+			src.count--
+			src.liveRec -= rl
+			src.liveData -= int64(e.loc.dataLen)
+			src.deadBytes += rl
+			newStats[e.from.pack] = src
+		}
+	}
+	s.smu.RUnlock()
+	act := newStats[s.activeID]
+	act.end = s.activeEnd
+	newStats[s.activeID] = act
+	for id, st := range newStats {
+		if err == nil {
+			err = b.Set(packKey(id), st.encode())
+		}
+	}
+	if err == nil {
+		err = b.Commit()
+	}
+	if err == nil {
+		err = s.index.Sync()
+	}
+	if err != nil {
+		// The pack bytes are synced but unindexed: dead tail, truncated on
+		// the next Open. Keep the staged entries readable meanwhile.
+		s.broken = fmt.Errorf("packstore: commit index: %w (reopen the store to recover)", err)
+		return s.broken
+	}
+	s.smu.Lock()
+	for id, st := range newStats {
+		s.stats[id] = st
+	}
+	clear(s.staged)
+	s.smu.Unlock()
+	s.flushGen.Add(1)
+	s.pendingBytes = 0
+	return nil
+}
+
+// Delete removes blocks from the index and counts their records as dead.
+// It flushes staged blocks first.
+func (s *Store) Delete(ctx context.Context, cs ...cid.CID) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if err := s.flushLocked(); err != nil {
+		return err
+	}
+	newStats := make(map[uint32]packStats)
+	b := s.index.NewBatch()
+	defer b.Discard()
+	seen := make(map[cid.CID]bool, len(cs))
+	for _, c := range cs {
+		if seen[c] || !c.Defined() {
+			continue
+		}
+		seen[c] = true
+		loc, _, err := s.locate(c)
+		if blockstore.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := b.Delete(blockKey(c)); err != nil {
+			return err
+		}
+		st, ok := newStats[loc.pack]
+		if !ok {
+			s.smu.RLock()
+			st = s.stats[loc.pack]
+			s.smu.RUnlock()
+		}
+		rl := recordLen(c, loc.dataLen)
+		st.count--
+		st.liveRec -= rl
+		st.liveData -= int64(loc.dataLen)
+		st.deadBytes += rl
+		newStats[loc.pack] = st
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	for id, st := range newStats {
+		if err := b.Set(packKey(id), st.encode()); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(); err != nil {
+		return fmt.Errorf("packstore: delete: %w", err)
+	}
+	if err := s.index.Sync(); err != nil {
+		return fmt.Errorf("packstore: delete: %w", err)
+	}
+	s.smu.Lock()
+	for id, st := range newStats {
+		s.stats[id] = st
+	}
+	s.smu.Unlock()
+	return nil
+}
+
+// Enumerate calls fn for every block: staged ones, then those in a
+// point-in-time view of the index.
+func (s *Store) Enumerate(ctx context.Context, fn func(c cid.CID, size int) error) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.smu.RLock()
+	staged := make(map[cid.CID]int, len(s.staged))
+	for c, e := range s.staged {
+		staged[c] = e.loc.dataLen
+	}
+	s.smu.RUnlock()
+	for c, n := range staged {
+		if err := fn(c, n); err != nil {
+			return err
+		}
+	}
+	return s.walkIndex(ctx, func(c cid.CID, loc location) error {
+		if _, ok := staged[c]; ok {
+			return nil
+		}
+		return fn(c, loc.dataLen)
+	})
+}
+
+// walkIndex calls fn for every indexed block.
+func (s *Store) walkIndex(ctx context.Context, fn func(c cid.CID, loc location) error) error {
+	it := s.index.Iter(kv.IterOptions{Prefix: blockPrefix})
+	defer it.Close()
+	for it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, err := cid.Cast(it.Key()[len(blockPrefix):])
+		if err != nil {
+			return fmt.Errorf("packstore: index key %x: %w", it.Key(), err)
+		}
+		loc, err := decodeLocation(it.Value())
+		if err != nil {
+			return err
+		}
+		if err := fn(c, loc); err != nil {
+			return err
+		}
+	}
+	if err := it.Err(); err != nil {
+		if errors.Is(err, kv.ErrClosed) {
+			return blockstore.ErrClosed
+		}
+		return fmt.Errorf("packstore: walk index: %w", err)
+	}
+	return nil
+}
+
+// Stats reports committed counters, pending writes and real file sizes.
+func (s *Store) Stats(ctx context.Context) (blockstore.Stats, error) {
+	var st blockstore.Stats
+	if err := s.check(ctx); err != nil {
+		return st, err
+	}
+	s.smu.RLock()
+	for _, p := range s.stats {
+		st.Blocks += p.count
+		st.LiveBytes += p.liveData
+		st.OverheadBytes += p.liveRec - p.liveData + packHeaderSize
+		st.DeadBytes += p.deadBytes
+	}
+	st.PendingBlocks = len(s.staged)
+	for c, e := range s.staged {
+		st.PendingBytes += recordLen(c, e.loc.dataLen)
+		if e.from == nil {
+			st.Blocks++
+			st.LiveBytes += int64(e.loc.dataLen)
+		}
+	}
+	s.smu.RUnlock()
+	var err error
+	st.DiskBytes, st.Packs, err = s.diskUsage()
+	return st, err
+}
+
+// diskUsage sums the real sizes of the pack files.
+func (s *Store) diskUsage() (int64, int, error) {
+	s.fmu.RLock()
+	defer s.fmu.RUnlock()
+	var n int64
+	for _, f := range s.files {
+		fi, err := f.Stat()
+		if err != nil {
+			return 0, 0, err
+		}
+		n += fi.Size()
+	}
+	return n, len(s.files), nil
+}
+
+// Close flushes, then closes the pack files. It does not close the index.
+func (s *Store) Close() error {
+	s.cmu.Lock() // let a running Compact or Verify stop first
+	defer s.cmu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return nil
+	}
+	err := s.broken // blocks put since the last flush are lost; say so
+	if err == nil {
+		err = s.flushLocked()
+	}
+	s.closed.Store(true)
+	if cerr := s.closeFiles(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *Store) closeFiles() error {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	var err error
+	for id, f := range s.files {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		delete(s.files, id)
+	}
+	return err
+}
