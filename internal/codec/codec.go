@@ -184,3 +184,23 @@ func Verify(pub ed25519.PublicKey, domain string, body, sig []byte) bool {
 	}
 	return ed25519.Verify(pub, SignedMessage(domain, body), sig)
 }
+
+// RecordVersion returns the leading version field of an encoded record
+// array, without decoding the rest. Readers check it before the record's
+// shape, so a record of a newer format is reported as an unsupported
+// version rather than as malformed. Errors wrap ErrMalformed (or
+// ErrTooLarge/ErrNonCanonical from Unmarshal).
+func RecordVersion(data []byte) (uint16, error) {
+	var items []RawMessage
+	if err := Unmarshal(data, &items); err != nil {
+		return 0, err
+	}
+	if len(items) == 0 {
+		return 0, fmt.Errorf("%w: empty record", ErrMalformed)
+	}
+	var v uint16
+	if err := Unmarshal(items[0], &v); err != nil {
+		return 0, fmt.Errorf("%w: version field: %w", ErrMalformed, err)
+	}
+	return v, nil
+}

@@ -64,16 +64,9 @@ func malformed(format string, args ...any) error {
 // record from a newer format gets ErrUnsupportedVersion rather than a decoding
 // error about its (new) shape.
 func checkVersion(data []byte) error {
-	var items []codec.RawMessage
-	if err := codec.Unmarshal(data, &items); err != nil {
+	v, err := codec.RecordVersion(data)
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if len(items) == 0 {
-		return malformed("empty record")
-	}
-	var v uint16
-	if err := codec.Unmarshal(items[0], &v); err != nil {
-		return fmt.Errorf("%w: version: %w", ErrMalformed, err)
 	}
 	if v != Version {
 		return fmt.Errorf("%w: version %d, this build reads %d", ErrUnsupportedVersion, v, Version)

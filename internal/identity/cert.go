@@ -169,16 +169,9 @@ func ParseDeviceCert(b []byte) (*DeviceCert, error) {
 // record of another version is reported as ErrUnsupportedVersion even when
 // its layout differs from the one this code knows.
 func checkVersion(b []byte, what string, want uint16) error {
-	var elems []codec.RawMessage
-	if err := codec.Unmarshal(b, &elems); err != nil {
+	v, err := codec.RecordVersion(b)
+	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
-	}
-	if len(elems) == 0 {
-		return fmt.Errorf("%w: %s: empty array", ErrMalformed, what)
-	}
-	var v uint16
-	if err := codec.Unmarshal(elems[0], &v); err != nil {
-		return fmt.Errorf("%w: %s: version: %w", ErrMalformed, what, err)
 	}
 	if v != want {
 		return fmt.Errorf("%w: %s version %d, want %d", ErrUnsupportedVersion, what, v, want)

@@ -246,16 +246,9 @@ func verifySigned(certBytes []byte, author, domain string, body, sig []byte, now
 // checkFormat reads the first element of an encoded record so another
 // format is reported as ErrUnsupportedVersion, not as malformed.
 func checkFormat(b []byte, what string) error {
-	var elems []codec.RawMessage
-	if err := codec.Unmarshal(b, &elems); err != nil {
+	f, err := codec.RecordVersion(b)
+	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
-	}
-	if len(elems) == 0 {
-		return fmt.Errorf("%w: %s: empty", ErrMalformed, what)
-	}
-	var f uint16
-	if err := codec.Unmarshal(elems[0], &f); err != nil {
-		return fmt.Errorf("%w: %s: format: %w", ErrMalformed, what, err)
 	}
 	if f != RecordFormat {
 		return fmt.Errorf("%w: %s format %d, want %d", ErrUnsupportedVersion, what, f, RecordFormat)
