@@ -67,48 +67,78 @@ const digestDomain = "peer mimeidb digest v1\n"
 // Two databases with equal content have equal digests whatever their
 // history or storage layout.
 func (t *Tx) Digest() ([32]byte, error) {
-	h := blake3.New()
-	h.Write([]byte(digestDomain))
-	var buf []byte
-	bytesField := func(b []byte) {
-		buf = binary.AppendUvarint(buf[:0], uint64(len(b)))
-		h.Write(buf)
-		h.Write(b)
+	d := newDigester()
+	if err := t.Dump(d.add); err != nil {
+		return [32]byte{}, err
 	}
-	count := func(n int) {
-		buf = binary.AppendUvarint(buf[:0], uint64(n))
-		h.Write(buf)
-	}
-	err := t.Dump(func(key []byte, typ Type, value any) error {
-		bytesField(key)
-		h.Write([]byte{byte(typ)})
-		switch v := value.(type) {
-		case []byte:
-			bytesField(v)
-		case [][]byte:
-			count(len(v))
-			for _, e := range v {
-				bytesField(e)
-			}
-		case []FieldValue:
-			count(len(v))
-			for _, fv := range v {
-				bytesField(fv.Field)
-				bytesField(fv.Value)
-			}
-		case []ZMember:
-			count(len(v))
-			for _, zm := range v {
-				bytesField(zm.Member)
-				h.Write(binary.BigEndian.AppendUint64(buf[:0], math.Float64bits(zm.Score)))
-			}
+	return d.sum(), nil
+}
+
+// digester computes Digest incrementally from keys given in Dump order. It
+// is the one implementation of the digest serialisation: Tx.Digest, Export
+// (for its trailer) and ReadExport (to check it) all use it.
+type digester struct {
+	h   *blake3.Hasher
+	buf []byte
+}
+
+func newDigester() *digester { return newDomainDigester(digestDomain) }
+
+// newDomainDigester starts a digest under another domain string (see
+// ValueDigest).
+func newDomainDigester(domain string) *digester {
+	d := &digester{h: blake3.New()}
+	d.h.Write([]byte(domain))
+	return d
+}
+
+// add hashes one key; it has Dump's callback signature and never fails.
+func (d *digester) add(key []byte, typ Type, value any) error {
+	d.bytesField(key)
+	d.h.Write([]byte{byte(typ)})
+	d.value(value)
+	return nil
+}
+
+func (d *digester) sum() [32]byte {
+	var s [32]byte
+	copy(s[:], d.h.Sum(nil))
+	return s
+}
+
+func (d *digester) bytesField(b []byte) {
+	d.buf = binary.AppendUvarint(d.buf[:0], uint64(len(b)))
+	d.h.Write(d.buf)
+	d.h.Write(b)
+}
+
+func (d *digester) count(n int) {
+	d.buf = binary.AppendUvarint(d.buf[:0], uint64(n))
+	d.h.Write(d.buf)
+}
+
+// value hashes a value of one of Dump's shapes (the type byte is the
+// caller's).
+func (d *digester) value(value any) {
+	switch v := value.(type) {
+	case []byte:
+		d.bytesField(v)
+	case [][]byte:
+		d.count(len(v))
+		for _, e := range v {
+			d.bytesField(e)
 		}
-		return nil
-	})
-	var d [32]byte
-	if err != nil {
-		return d, err
+	case []FieldValue:
+		d.count(len(v))
+		for _, fv := range v {
+			d.bytesField(fv.Field)
+			d.bytesField(fv.Value)
+		}
+	case []ZMember:
+		d.count(len(v))
+		for _, zm := range v {
+			d.bytesField(zm.Member)
+			d.h.Write(binary.BigEndian.AppendUint64(d.buf[:0], math.Float64bits(zm.Score)))
+		}
 	}
-	copy(d[:], h.Sum(nil))
-	return d, nil
 }
