@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/codec"
 	"github.com/peer-node/peer/internal/identity"
 	"github.com/peer-node/peer/internal/kv"
@@ -58,6 +59,15 @@ type Meta struct {
 	Spec    Spec
 	Rights  Rights
 	Created time.Time
+	Origin  *Origin // set on a fork: where it came from
+}
+
+// Origin records the MiMei version a fork was made from. Record is Undef
+// when the fork was taken from the source's unfrozen cur.
+type Origin struct {
+	MiMei   ID
+	Version uint64
+	Record  cid.CID
 }
 
 type metaWire struct {
@@ -70,6 +80,24 @@ type metaWire struct {
 	Mark    string
 	Rights  Rights
 	Created int64 // Unix ms
+	// Origin of a fork: [MiMei ID, version number, record CID] or empty.
+	Origin []originWire
+}
+
+type originWire struct {
+	_       struct{} `cbor:",toarray"`
+	MiMei   []byte
+	Version uint64
+	Record  []byte
+}
+
+func (m Meta) wire() metaWire {
+	w := metaWire{Format: MetaFormat, ID: m.ID[:], Author: m.Spec.Author, AppType: m.Spec.AppType,
+		Ext: m.Spec.Ext, Mark: m.Spec.Mark, Rights: m.Rights, Created: m.Created.UnixMilli(), Origin: []originWire{}}
+	if o := m.Origin; o != nil {
+		w.Origin = []originWire{{MiMei: o.MiMei[:], Version: o.Version, Record: cidBytes(o.Record)}}
+	}
+	return w
 }
 
 // keyspace: "mm/" + 20-byte ID + "/" + part. Everything of one MiMei shares
@@ -95,6 +123,10 @@ func NewRegistry(store kv.Store) *Registry {
 // rights (the owner defaults to the author). ErrExists if the derived ID is
 // already held.
 func (r *Registry) Create(spec Spec, rights Rights) (Meta, error) {
+	return r.create(spec, rights, nil)
+}
+
+func (r *Registry) create(spec Spec, rights Rights, origin *Origin) (Meta, error) {
 	id, spec, err := NewID(spec)
 	if err != nil {
 		return Meta{}, err
@@ -105,9 +137,8 @@ func (r *Registry) Create(spec Spec, rights Rights) (Meta, error) {
 	if err := rights.Validate(); err != nil {
 		return Meta{}, err
 	}
-	m := Meta{ID: id, Spec: spec, Rights: rights, Created: r.now().UTC().Truncate(time.Millisecond)}
-	enc, err := codec.Marshal(metaWire{Format: MetaFormat, ID: id[:], Author: spec.Author, AppType: spec.AppType,
-		Ext: spec.Ext, Mark: spec.Mark, Rights: rights, Created: m.Created.UnixMilli()})
+	m := Meta{ID: id, Spec: spec, Rights: rights, Created: r.now().UTC().Truncate(time.Millisecond), Origin: origin}
+	enc, err := codec.Marshal(m.wire())
 	if err != nil {
 		return Meta{}, err
 	}
@@ -138,6 +169,22 @@ func decodeMeta(b []byte) (Meta, error) {
 	m := Meta{Spec: Spec{Author: w.Author, AppType: w.AppType, Ext: w.Ext, Mark: w.Mark}, Rights: w.Rights,
 		Created: time.UnixMilli(w.Created).UTC()}
 	copy(m.ID[:], w.ID)
+	switch len(w.Origin) {
+	case 0:
+	case 1:
+		o := &Origin{Version: w.Origin[0].Version}
+		if len(w.Origin[0].MiMei) != IDLen {
+			return Meta{}, fmt.Errorf("%w: MiMei metadata: origin ID of %d bytes", ErrMalformed, len(w.Origin[0].MiMei))
+		}
+		copy(o.MiMei[:], w.Origin[0].MiMei)
+		var err error
+		if o.Record, err = bytesCID(w.Origin[0].Record, "origin record"); err != nil {
+			return Meta{}, err
+		}
+		m.Origin = o
+	default:
+		return Meta{}, fmt.Errorf("%w: MiMei metadata: %d origins", ErrMalformed, len(w.Origin))
+	}
 	return m, nil
 }
 
@@ -192,8 +239,7 @@ func (r *Registry) SetRights(id ID, rights Rights) (Meta, error) {
 		return Meta{}, err
 	}
 	m.Rights = rights
-	enc, err := codec.Marshal(metaWire{Format: MetaFormat, ID: id[:], Author: m.Spec.Author, AppType: m.Spec.AppType,
-		Ext: m.Spec.Ext, Mark: m.Spec.Mark, Rights: rights, Created: m.Created.UnixMilli()})
+	enc, err := codec.Marshal(m.wire())
 	if err != nil {
 		return Meta{}, err
 	}
