@@ -72,6 +72,12 @@ func FromDataDir(dir string) (*Client, error) {
 func (c *Client) BaseURL() string { return c.base }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	return c.send(ctx, c.hc, method, path, in, out)
+}
+
+// send is do with a chosen HTTP client: c.hc bounds the whole exchange
+// with a timeout, c.long() only with ctx.
+func (c *Client) send(ctx context.Context, hc *http.Client, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -89,7 +95,14 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.hc.Do(req)
+	return c.exchange(hc, req, out)
+}
+
+// exchange sends req and decodes the JSON answer into out (if not nil), or
+// the error answer into an *Error.
+func (c *Client) exchange(hc *http.Client, req *http.Request, out any) error {
+	path := req.URL.Path
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach the node at %s: %w", c.base, err)
 	}

@@ -62,6 +62,7 @@ type Options struct {
 	Registry     *prometheus.Registry // metrics registry; nil = a new one
 	Logger       *slog.Logger         // nil = slog.Default()
 	Heartbeat    time.Duration        // SSE keep-alive comment interval; 0 = 15s
+	Store        StoreBackend         // the MiMei store; nil = its routes answer 503
 }
 
 // Server serves the API. Create it with New and mount Handler().
@@ -110,7 +111,8 @@ func New(opts Options) (*Server, error) {
 }
 
 // Handler is the root handler: every request passes through logging,
-// metrics, authentication and the body limit.
+// metrics, authentication and the body limit (which the streaming upload
+// routes are exempt from).
 func (s *Server) Handler() http.Handler { return s }
 
 func (s *Server) routes() {
@@ -137,19 +139,25 @@ func (s *Server) routes() {
 		return s.opts.Backend.DeviceCert(r.Context(), r.PathValue("ref"))
 	}))
 	m.Handle("GET /api/v1/events", s.auth(http.HandlerFunc(s.events)))
+	s.storeRoutes()
 }
 
 // ServeHTTP routes the request, answering unknown paths and methods in JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-	r.Body = http.MaxBytesReader(rec, r.Body, s.opts.MaxBodyBytes)
 	h, pattern := s.mux.Handler(r)
 	route := pattern
 	if route == "" {
 		route = "unmatched"
 	}
-	if r.ContentLength > s.opts.MaxBodyBytes {
+	// File uploads and tar imports stream bodies of any size; every other
+	// body is bounded.
+	limited := !streamingRoutes[pattern]
+	if limited {
+		r.Body = http.MaxBytesReader(rec, r.Body, s.opts.MaxBodyBytes)
+	}
+	if limited && r.ContentLength > s.opts.MaxBodyBytes {
 		writeError(rec, Errorf(http.StatusRequestEntityTooLarge, apiv1.CodeTooLarge,
 			"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, s.opts.MaxBodyBytes))
 	} else if pattern == "" {

@@ -47,6 +47,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return false
 		}
 	}
+	// Subscribe before answering, so that nothing published after the
+	// client sees the stream open is missed.
+	ch := s.opts.Bus.Subscribe(r.Context(), since, match)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -57,7 +60,6 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if err := rc.Flush(); err != nil {
 		return
 	}
-	ch := s.opts.Bus.Subscribe(r.Context(), since, match)
 	tick := time.NewTicker(s.opts.Heartbeat)
 	defer tick.Stop()
 	for {

@@ -161,7 +161,9 @@ type VerifyReport struct {
 }
 
 // OK reports a clean store.
-func (r VerifyReport) OK() bool { return r.VerifyReport.OK() && len(r.Missing) == 0 && len(r.Broken) == 0 }
+func (r VerifyReport) OK() bool {
+	return r.VerifyReport.OK() && len(r.Missing) == 0 && len(r.Broken) == 0
+}
 
 // Verify re-hashes every stored block (if the store can) and checks that
 // every block a MiMei needs is there.

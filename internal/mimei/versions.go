@@ -33,7 +33,7 @@ func pointerKey(id ID, name string) []byte {
 	return subKey(id, "p/", []byte(name))
 }
 func pointerSeqKey(id ID, name string) []byte { return subKey(id, "ps/", []byte(name)) }
-func pinKey(id ID, n uint64) []byte          { return subKey(id, "pin/", u64(n)) }
+func pinKey(id ID, n uint64) []byte           { return subKey(id, "pin/", u64(n)) }
 
 // Pointer returns the verified pointer name of id, or nil if it is not set.
 func (s *Store) Pointer(id ID, name string) (*Pointer, error) {

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peer-node/peer/internal/blockstore/packstore"
 	"github.com/peer-node/peer/internal/config"
 	"github.com/peer-node/peer/internal/datadir"
 	"github.com/peer-node/peer/internal/events"
@@ -28,6 +29,7 @@ import (
 	"github.com/peer-node/peer/internal/httpapi"
 	"github.com/peer-node/peer/internal/keystore"
 	"github.com/peer-node/peer/internal/kv/pebblekv"
+	"github.com/peer-node/peer/internal/mimei"
 	"github.com/peer-node/peer/internal/p2p"
 	"github.com/peer-node/peer/internal/version"
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +49,7 @@ const (
 	ConfigFile = "config.toml"
 	KeysDir    = "keys"
 	StoreDir   = "store"
+	BlocksDir  = "blocks"
 )
 
 // PassphraseFunc supplies the passphrase when sealed keys must be opened.
@@ -73,6 +76,8 @@ type Node struct {
 	lock     *datadir.DirLock
 	keys     *keystore.Store
 	store    *pebblekv.Store
+	blocks   *packstore.Store
+	mimei    *mimei.Store
 	bus      *events.Bus
 	reg      *prometheus.Registry
 	srv      *http.Server
@@ -220,6 +225,9 @@ func Start(opts Options) (n *Node, err error) {
 	if n.store, err = pebblekv.Open(filepath.Join(dir, StoreDir), pebblekv.Options{CacheSize: int64(n.cfg.Store.CacheMB) << 20}); err != nil {
 		return n, fmt.Errorf("open store: %w", err)
 	}
+	if err = n.openMiMei(); err != nil {
+		return n, err
+	}
 	n.bus = events.New(0)
 	n.reg = prometheus.NewRegistry()
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -281,7 +289,7 @@ func (n *Node) openKeys(opts Options) error {
 
 func (n *Node) serveAPI() error {
 	api, err := httpapi.New(httpapi.Options{
-		Token: n.token, MaxBodyBytes: n.cfg.API.MaxBodyBytes, Backend: &backend{n: n},
+		Token: n.token, MaxBodyBytes: n.cfg.API.MaxBodyBytes, Backend: &backend{n: n}, Store: &storeAPI{n: n},
 		Bus: n.bus, Registry: n.reg, Logger: n.log,
 	})
 	if err != nil {
@@ -360,6 +368,9 @@ func (n *Node) Close() error {
 			}
 			cancel()
 		}
+		if n.blocks != nil {
+			errs = append(errs, n.blocks.Close())
+		}
 		if n.store != nil {
 			errs = append(errs, n.store.Close())
 		}
@@ -392,3 +403,41 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // versionString is the version the API reports.
 func versionString() string { return version.String() }
+
+// openMiMei opens the block store (pack files under blocks/, their index in
+// the shared embedded store) and the MiMei store over both.
+func (n *Node) openMiMei() (err error) {
+	if n.blocks, err = packstore.Open(filepath.Join(n.dir, BlocksDir), n.store, packstore.Options{}); err != nil {
+		return fmt.Errorf("open block store: %w", err)
+	}
+	n.mimei, err = mimei.NewStore(mimei.Options{
+		KV: n.store, Blocks: n.blocks, Logger: n.log,
+		Signer: func(persona string) (mimei.Signer, error) {
+			cert, err := n.keys.DeviceCert(persona)
+			if err != nil {
+				return mimei.Signer{}, err
+			}
+			return mimei.Signer{Device: n.keys.DeviceKey(), Cert: cert}, nil
+		},
+	})
+	return err
+}
+
+func (n *Node) storePath() string { return filepath.Join(n.dir, StoreDir) }
+
+// MiMei is the node's MiMei store (for in-process tests and tools).
+func (n *Node) MiMei() *mimei.Store { return n.mimei }
+
+// dirSize sums the sizes of the regular files under dir.
+func dirSize(dir string) int64 {
+	var total int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
