@@ -10,6 +10,7 @@ import (
 	"mime"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/peer-node/peer/internal/cid"
@@ -152,6 +153,21 @@ func (s *Store) entry(r kv.Reader, id ID, p string) (Entry, error) {
 	v, err := r.Get(fileKey(id, p))
 	if errors.Is(err, kv.ErrNotFound) {
 		return Entry{}, fmt.Errorf("%w: %s", ErrNoFile, p)
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	return decodeEntry(p, v)
+}
+
+// errNoEntry is entryFast's cheap "not there" for hot loops.
+var errNoEntry = errors.New("no entry")
+
+// entryFast is entry without building an error message for a missing path.
+func (s *Store) entryFast(id ID, p string) (Entry, error) {
+	v, err := s.kv.Get(fileKey(id, p))
+	if errors.Is(err, kv.ErrNotFound) {
+		return Entry{}, errNoEntry
 	}
 	if err != nil {
 		return Entry{}, err
@@ -533,8 +549,15 @@ type ImportResult struct {
 	Bytes       int64
 }
 
-// importBatch bounds the path entries committed at once by Import.
-const importBatch = 1000
+// Import commits its path entries (after flushing their blocks) when one
+// of these is reached: each commit costs a few fsyncs, so committing every
+// few files would make importing many small files crawl, while these
+// bounds keep what a crash can lose to seconds of work.
+const (
+	importBatch      = 8192
+	importBatchBytes = 64 << 20
+	importBatchAge   = 2 * time.Second
+)
 
 // Import unpacks a tar stream under directory dir (created if missing):
 // directories and regular files; anything else (links, devices) is
@@ -552,14 +575,59 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 	s.gc.RLock()
 	defer s.gc.RUnlock()
 	var res ImportResult
+	// Small files (one chunk) are hashed and stored by a worker while the
+	// archive is parsed; their entries wait for it at commit.
+	type small struct {
+		buf  []byte
+		root cid.CID
+		err  error
+		done chan struct{}
+	}
 	type pending struct {
 		p string
 		e Entry
+		s *small
 	}
+	const inFlight = 64
+	bufs := make(chan []byte, inFlight)
+	for range inFlight {
+		bufs <- make([]byte, 0, s.opts.Chunker.Min)
+	}
+	work := make(chan *small, inFlight)
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for j := range work {
+			j.root = cid.Sum(cid.Raw, j.buf)
+			j.err = s.blocks.Put(ictx, j.root, j.buf)
+			bufs <- j.buf
+			close(j.done)
+		}
+	}()
+	stopWorker := sync.OnceFunc(func() { close(work); wg.Wait() })
+	defer stopWorker()
+
 	var batch []pending
+	var batchBytes int64
+	batchStart := time.Now()
+	// fresh holds the directories this import created: nothing else can be
+	// in them, so their files need no lookup of an existing entry.
+	fresh := map[string]bool{}
 	commit := func() error {
+		batchBytes, batchStart = 0, time.Now()
 		if len(batch) == 0 {
 			return nil
+		}
+		for _, pe := range batch {
+			if pe.s != nil {
+				<-pe.s.done
+				if pe.s.err != nil {
+					return fmt.Errorf("import: %s: %w", pe.p, pe.s.err)
+				}
+			}
 		}
 		if err := s.blocks.Flush(ctx); err != nil {
 			return err
@@ -571,24 +639,33 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 		now := s.now()
 		made := map[string]bool{}
 		for _, pe := range batch {
+			if pe.s != nil {
+				pe.e.Root = pe.s.root
+			}
 			up, _ := splitPath(pe.p)
-			if !made[up] {
+			if !made[up] && !fresh[up] {
 				if err := s.parentsLocked(b, id, up, true, now); err != nil {
 					return err
 				}
 				made[up] = true
 			}
-			old, err := s.entry(s.kv, id, pe.p)
-			switch {
-			case err == nil && old.Dir != pe.e.Dir:
-				return fmt.Errorf("%w: %s: a %s exists there", ErrExistsAt, pe.p, map[bool]string{true: "directory", false: "file"}[old.Dir])
-			case err == nil:
-				pe.e.Created = old.Created
-				if pe.e.Dir {
-					continue
+			if !fresh[up] {
+				old, err := s.entryFast(id, pe.p)
+				switch {
+				case err == nil && old.Dir != pe.e.Dir:
+					return fmt.Errorf("%w: %s: a %s exists there", ErrExistsAt, pe.p, map[bool]string{true: "directory", false: "file"}[old.Dir])
+				case err == nil:
+					pe.e.Created = old.Created
+					if pe.e.Dir {
+						continue
+					}
+				case err != errNoEntry:
+					return err
+				case pe.e.Dir:
+					fresh[pe.p] = true
 				}
-			case !errors.Is(err, ErrNoFile):
-				return err
+			} else if pe.e.Dir {
+				fresh[pe.p] = true
 			}
 			if pe.e.Dir {
 				made[pe.p] = true
@@ -605,7 +682,6 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 		return b.Commit()
 	}
 	tr := tar.NewReader(r)
-	small := make([]byte, 0, s.opts.Chunker.Min)
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -635,44 +711,42 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			batch = append(batch, pending{p, Entry{Path: p, Dir: true, ModTime: mt, Created: now}})
+			batch = append(batch, pending{p: p, e: Entry{Path: p, Dir: true, ModTime: mt, Created: now}})
 			res.Dirs++
 		case tar.TypeReg:
-			var root cid.CID
-			var size int64
+			_, nm := splitPath(p)
+			e := Entry{Path: p, Size: h.Size, MIME: guessMIME(nm, ""), ModTime: mt, Created: now}
+			var sm *small
 			if h.Size <= int64(s.opts.Chunker.Min) {
 				// One chunk at most: the file's root is its raw block,
 				// as filetree.Write would make it, without its pipeline.
-				small = small[:h.Size]
-				if _, err := io.ReadFull(tr, small); err != nil {
+				buf := (<-bufs)[:h.Size]
+				if _, err := io.ReadFull(tr, buf); err != nil {
 					return res, fmt.Errorf("import: %s: %w", h.Name, err)
 				}
-				root, size = cid.Sum(cid.Raw, small), h.Size
-				if err := s.blocks.Put(ctx, root, small); err != nil {
-					return res, err
-				}
+				sm = &small{buf: buf, done: make(chan struct{})}
+				work <- sm
 			} else {
 				base := res.Bytes
 				var prog func(int64)
 				if progress != nil {
 					prog = func(n int64) { progress(base + n) }
 				}
-				root, size, err = filetree.Write(ctx, tr, s.blocks, s.opts.Chunker, prog)
-				if err != nil {
+				if e.Root, e.Size, err = filetree.Write(ctx, tr, s.blocks, s.opts.Chunker, prog); err != nil {
 					return res, fmt.Errorf("import: %s: %w", h.Name, err)
 				}
 			}
-			_, nm := splitPath(p)
-			batch = append(batch, pending{p, Entry{Path: p, Root: root, Size: size, MIME: guessMIME(nm, ""), ModTime: mt, Created: now}})
+			batch = append(batch, pending{p: p, e: e, s: sm})
 			res.Files++
-			res.Bytes += size
+			res.Bytes += e.Size
+			batchBytes += e.Size
 			if progress != nil {
 				progress(res.Bytes)
 			}
 		default:
 			return res, fmt.Errorf("%w: archive entry %q is not a regular file or directory (type %q)", ErrBadPath, h.Name, h.Typeflag)
 		}
-		if len(batch) >= importBatch {
+		if len(batch) >= importBatch || batchBytes >= importBatchBytes || time.Since(batchStart) >= importBatchAge {
 			if err := commit(); err != nil {
 				return res, err
 			}
