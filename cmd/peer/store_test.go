@@ -403,3 +403,21 @@ func TestParseRange(t *testing.T) {
 		}
 	}
 }
+
+// TestGetCorruptFile: a download the node cannot finish fails with the
+// node's error, which names the bad block, and leaves no file behind.
+func TestGetCorruptFile(t *testing.T) {
+	c := newCLI(t)
+	m := c.mimei()
+	src := filepath.Join(t.TempDir(), "big.bin")
+	os.WriteFile(src, bytes.Repeat([]byte("0123456789abcdef"), 20<<10), 0o644)
+	c.ok("put", m, src)
+	const cid = "bafkr4ibadblock"
+	c.store.FailReads("big.bin", 200<<10, httpapi.StoreErrorf(apiv1.CodeIntegrity, "integrity error: block %s: content does not match its hash", cid))
+	dl := t.TempDir()
+	c.fails(cid, "get", m, "big.bin", dl)
+	if left, _ := os.ReadDir(dl); len(left) != 0 {
+		t.Fatalf("a failed download left %v", left)
+	}
+	c.fails(cid, "get", m, "big.bin", "-")
+}

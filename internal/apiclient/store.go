@@ -31,7 +31,9 @@ type PutOptions struct {
 	Parents bool      // create missing parent directories
 }
 
-// Download is an open file download. Close its Body.
+// Download is an open file download. Close its Body. Body reads fail at the
+// end if the download was cut short: with the *Error the node sent (say, a
+// block that failed its hash check, code integrity), or io.ErrUnexpectedEOF.
 type Download struct {
 	Body    io.ReadCloser
 	Offset  int64 // where Body starts in the file
@@ -207,6 +209,10 @@ func (c *Client) OpenFile(ctx context.Context, mid, version, p string, off, leng
 	d := &Download{Body: resp.Body, Length: resp.ContentLength, Size: resp.ContentLength, MIME: resp.Header.Get("Content-Type")}
 	switch {
 	case resp.StatusCode == http.StatusOK && !ranged:
+		// A whole file comes chunked, its size in X-Peer-Size.
+		if n, err := strconv.ParseInt(resp.Header.Get("X-Peer-Size"), 10, 64); err == nil && n >= 0 && d.Length < 0 {
+			d.Length, d.Size = n, n
+		}
 	case resp.StatusCode == http.StatusPartialContent && ranged:
 		var first, last int64
 		var total string
@@ -229,7 +235,58 @@ func (c *Client) OpenFile(ctx context.Context, mid, version, p string, off, leng
 	if et := resp.Header.Get("ETag"); len(et) >= 2 && strings.HasPrefix(et, `"`) && strings.HasSuffix(et, `"`) {
 		d.Root = et[1 : len(et)-1]
 	}
+	d.Body = &downloadBody{rc: resp.Body, resp: resp, path: p, want: d.Length}
 	return d, nil
+}
+
+// downloadBody is the body of a download. At its end it reports what cut
+// the download short: the error the node sent in the X-Peer-Error trailer
+// (a block that failed its hash check, say), or a body that ended before
+// the length the node announced.
+type downloadBody struct {
+	rc   io.ReadCloser
+	resp *http.Response
+	path string
+	want int64 // bytes announced; -1 if unknown
+	n    int64
+	err  error // sticky
+}
+
+func (b *downloadBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	switch {
+	case err == nil:
+	case err == io.EOF:
+		// Trailers are known only once the body has been read to its end.
+		if te := b.resp.Trailer.Get("X-Peer-Error"); te != "" {
+			err = trailerError(te)
+		} else if b.want >= 0 && b.n != b.want {
+			err = fmt.Errorf("download of %q ended after %d of %d bytes: %w", b.path, b.n, b.want, io.ErrUnexpectedEOF)
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		if b.want >= 0 {
+			err = fmt.Errorf("download of %q broke off after %d of %d bytes: %w", b.path, b.n, b.want, err)
+		} else {
+			err = fmt.Errorf("download of %q broke off after %d bytes: %w", b.path, b.n, err)
+		}
+	}
+	b.err = err
+	return n, err
+}
+
+func (b *downloadBody) Close() error { return b.rc.Close() }
+
+// trailerError decodes the X-Peer-Error trailer.
+func trailerError(v string) error {
+	var e apiv1.Error
+	if json.Unmarshal([]byte(v), &e) != nil || e.Code == "" {
+		e = apiv1.Error{Code: apiv1.CodeInternal, Message: v}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: e.Code, Message: e.Message}
 }
 
 // errorFrom reads an error answer.
@@ -256,11 +313,7 @@ func (c *Client) GetFileRange(ctx context.Context, mid, version, p string, off, 
 		return 0, err
 	}
 	defer d.Body.Close()
-	n, err := io.Copy(w, d.Body)
-	if err == nil && d.Length >= 0 && n != d.Length {
-		err = fmt.Errorf("download of %q ended after %d of %d bytes: %w", p, n, d.Length, io.ErrUnexpectedEOF)
-	}
-	return n, err
+	return io.Copy(w, d.Body) // d.Body reports a download cut short
 }
 
 // Stat describes the file or directory at p of a version.

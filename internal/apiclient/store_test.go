@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +261,81 @@ func TestEscapePath(t *testing.T) {
 		if got := escapePath(in); got != want {
 			t.Errorf("escapePath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestDownloadCutShort: a download the node could not finish fails with
+// the node's error (in the X-Peer-Error trailer, or as JSON for a range),
+// and a body that just stops fails with io.ErrUnexpectedEOF.
+func TestDownloadCutShort(t *testing.T) {
+	c, store := newStoreClient(t)
+	ctx := context.Background()
+	m, err := c.CreateMiMei(ctx, apiv1.CreateMiMei{AppType: "files"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size, bad = 300 << 10, 200 << 10
+	data := randomBytes(size)
+	if _, err := c.PutFile(ctx, m.ID, "f.bin", bytes.NewReader(data), size, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const cid = "bafkr4ibadblock"
+	store.FailReads("f.bin", bad, httpapi.StoreErrorf(apiv1.CodeIntegrity, "integrity error: block %s: content does not match its hash", cid))
+
+	wantIntegrity := func(what string, err error) {
+		t.Helper()
+		var e *Error
+		if !errors.As(err, &e) || e.Code != apiv1.CodeIntegrity || e.Status != 500 || !strings.Contains(err.Error(), cid) {
+			t.Errorf("%s: want an integrity error naming %s, got %v", what, cid, err)
+		}
+	}
+	var buf bytes.Buffer
+	n, err := c.GetFile(ctx, m.ID, "", "f.bin", &buf)
+	wantIntegrity("GetFile", err)
+	if n != bad || !bytes.Equal(buf.Bytes(), data[:bad]) {
+		t.Errorf("GetFile wrote %d bytes before failing, want the %d before the fault", n, bad)
+	}
+	_, err = c.GetFileRange(ctx, m.ID, "", "f.bin", bad+1, 10, io.Discard)
+	wantIntegrity("GetFileRange past the fault", err)
+
+	d, err := c.OpenFile(ctx, m.ID, "", "f.bin", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Length != size || d.Size != size {
+		t.Errorf("OpenFile: length %d, size %d, want %d from X-Peer-Size", d.Length, d.Size, size)
+	}
+	_, err = io.ReadAll(d.Body)
+	d.Body.Close()
+	wantIntegrity("OpenFile's body", err)
+
+	// A range running into the fault: 206 with its length, then a short
+	// body (too late for an error answer).
+	_, err = c.GetFileRange(ctx, m.ID, "", "f.bin", 0, bad+100, io.Discard)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("range running into the fault: %v, want io.ErrUnexpectedEOF", err)
+	}
+
+	store.FailReads("f.bin", 0, nil)
+	buf.Reset()
+	if n, err := c.GetFile(ctx, m.ID, "", "f.bin", &buf); err != nil || n != size || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("healthy download: %d bytes, %v", n, err)
+	}
+}
+
+// TestDownloadEndsEarly: a whole-file body that ends before X-Peer-Size,
+// without a trailer, is an error.
+func TestDownloadEndsEarly(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Peer-Size", "100")
+		w.Header().Set("Trailer", "X-Peer-Error")
+		w.WriteHeader(200)
+		w.Write(make([]byte, 60))
+	}))
+	defer ts.Close()
+	c := New(ts.URL, "t")
+	n, err := c.GetFile(context.Background(), "m", "", "f", io.Discard)
+	if n != 60 || !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "60 of 100") {
+		t.Fatalf("%d bytes, %v", n, err)
 	}
 }

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/peer-node/peer/internal/apiv1"
 )
@@ -345,6 +347,13 @@ func (t *readTracker) Read(p []byte) (int, error) {
 
 // getFile sends a file, honouring Range and conditional requests. Files are
 // user data: they are always offered as downloads, never rendered inline.
+//
+// A whole file is streamed chunked, without Content-Length: X-Peer-Size
+// gives its size, and if reading fails part way (a block fails its hash
+// check) the trailer X-Peer-Error carries the JSON error, so a client can
+// tell a broken download from a complete one and say why. A range and HEAD
+// go through http.ServeContent; the start of a range is read before
+// anything is sent, so a bad block there is answered with a JSON error.
 func (s *Server) getFile(w http.ResponseWriter, r *http.Request, st StoreBackend) {
 	p, err := pathValue(r, true)
 	if err != nil {
@@ -356,7 +365,8 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, st StoreBackend
 		s.fail(w, r, err)
 		return
 	}
-	info, f, err := st.OpenFile(r.Context(), r.PathValue("mid"), v, p)
+	mid := r.PathValue("mid")
+	info, f, err := st.OpenFile(r.Context(), mid, v, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -382,10 +392,251 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, st StoreBackend
 		disp = "attachment"
 	}
 	h.Set("Content-Disposition", disp)
+	etag := ""
 	if info.Root != "" {
-		h.Set("ETag", `"`+info.Root+`"`)
+		etag = `"` + info.Root + `"`
+		h.Set("ETag", etag)
 	}
-	http.ServeContent(&contentErrors{ResponseWriter: w, size: info.Size}, r, "", info.ModTime, f)
+	if r.Method == http.MethodGet && !rangeApplies(r, etag, info.ModTime) {
+		s.streamFile(w, r, mid, p, etag, info, f)
+		return
+	}
+	rs := &replayReader{f: f}
+	if r.Method == http.MethodGet {
+		if start, ok := rangeStart(r.Header.Get("Range"), info.Size); ok {
+			if err := rs.preRead(start, 64<<10); err != nil {
+				s.fileFailed(w, r, mid, p, err)
+				return
+			}
+		}
+	}
+	http.ServeContent(&contentErrors{ResponseWriter: w, size: info.Size}, r, "", info.ModTime, rs)
+	if rs.err != nil && !errors.Is(rs.err, io.EOF) && r.Context().Err() == nil {
+		// Too late for an answer: the client sees a short body.
+		s.opts.Logger.Error("reading a file failed", "mimei", mid, "path", p, "err", rs.err)
+	}
+}
+
+// streamFile answers a plain GET of a whole file: see getFile.
+func (s *Server) streamFile(w http.ResponseWriter, r *http.Request, mid, p, etag string, info apiv1.FileInfo, f File) {
+	h := w.Header()
+	h.Set("Accept-Ranges", "bytes")
+	if !isZeroTime(info.ModTime) {
+		h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	}
+	if code := checkConditions(r, etag, info.ModTime); code != 0 {
+		if code == http.StatusNotModified {
+			h.Del("Content-Type") // as http.ServeContent does
+			if etag != "" {
+				h.Del("Last-Modified")
+			}
+			w.WriteHeader(code)
+			return
+		}
+		(&contentErrors{ResponseWriter: w, size: info.Size}).WriteHeader(code)
+		return
+	}
+	h.Set("X-Peer-Size", strconv.FormatInt(info.Size, 10))
+	h.Set("Trailer", trailerError)
+	w.WriteHeader(http.StatusOK)
+	body := &readTracker{r: f}
+	_, err := io.Copy(w, body)
+	if body.err == nil || errors.Is(body.err, io.EOF) {
+		if err != nil && r.Context().Err() == nil {
+			s.opts.Logger.Debug("sending a file broke off", "mimei", mid, "path", p, "err", err)
+		}
+		return
+	}
+	if r.Context().Err() != nil {
+		return // the client has gone: nobody to tell
+	}
+	s.opts.Logger.Error("reading a file failed", "mimei", mid, "path", p, "err", body.err)
+	e := asError(body.err)
+	j, _ := json.Marshal(apiv1.Error{Code: e.Code, Message: e.Message})
+	h.Set(trailerError, string(j))
+}
+
+// trailerError is the trailer of a whole-file download that carries the
+// JSON error which cut it short.
+const trailerError = "X-Peer-Error"
+
+// asError returns err as an *Error: itself if it is one, else internal.
+func asError(err error) *Error {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = Errorf(http.StatusInternalServerError, apiv1.CodeInternal, "internal error: %v", err)
+	}
+	return e
+}
+
+// fileFailed answers a file read that failed before anything was sent.
+func (s *Server) fileFailed(w http.ResponseWriter, r *http.Request, mid, p string, err error) {
+	s.opts.Logger.Error("reading a file failed", "mimei", mid, "path", p, "err", err)
+	h := w.Header()
+	for _, k := range []string{"Content-Disposition", "Content-Security-Policy", "ETag"} {
+		h.Del(k)
+	}
+	writeError(w, asError(err))
+}
+
+func isZeroTime(t time.Time) bool { return t.IsZero() || t.Equal(time.Unix(0, 0)) }
+
+// etagMatch reports whether an If-Match or If-None-Match list holds etag,
+// comparing weakly (a W/ prefix is ignored) when weak is set.
+func etagMatch(list, etag string, weak bool) bool {
+	for t := range strings.SplitSeq(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return etag != ""
+		}
+		if weak {
+			t = strings.TrimPrefix(t, "W/")
+		}
+		if etag != "" && t == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// checkConditions evaluates the preconditions of a GET as RFC 9110 §13.2.2
+// orders them: 0 to send the file, else 412 or 304.
+func checkConditions(r *http.Request, etag string, mod time.Time) int {
+	modified := func(since string) bool {
+		t, err := http.ParseTime(since)
+		return err != nil || isZeroTime(mod) || mod.Truncate(time.Second).After(t)
+	}
+	if im := r.Header.Get("If-Match"); im != "" {
+		if !etagMatch(im, etag, false) {
+			return http.StatusPreconditionFailed
+		}
+	} else if ius := r.Header.Get("If-Unmodified-Since"); ius != "" {
+		if t, err := http.ParseTime(ius); err == nil && !isZeroTime(mod) && mod.Truncate(time.Second).After(t) {
+			return http.StatusPreconditionFailed
+		}
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		if etagMatch(inm, etag, true) {
+			return http.StatusNotModified
+		}
+	} else if ims := r.Header.Get("If-Modified-Since"); ims != "" && !modified(ims) {
+		return http.StatusNotModified
+	}
+	return 0
+}
+
+// rangeApplies reports whether a GET asks for a range that http.ServeContent
+// would honour: a Range header, with an If-Range (if any) that matches.
+func rangeApplies(r *http.Request, etag string, mod time.Time) bool {
+	if r.Header.Get("Range") == "" {
+		return false
+	}
+	ir := r.Header.Get("If-Range")
+	if ir == "" {
+		return true
+	}
+	if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, "W/") {
+		return etag != "" && ir == etag
+	}
+	t, err := http.ParseTime(ir)
+	return err == nil && !isZeroTime(mod) && mod.Truncate(time.Second).Equal(t)
+}
+
+// rangeStart returns where the first range of a Range header begins in a
+// file of size bytes; ok is false if the header is not one
+// http.ServeContent would satisfy (it then answers it itself).
+func rangeStart(hdr string, size int64) (start int64, ok bool) {
+	spec, found := strings.CutPrefix(hdr, "bytes=")
+	if !found {
+		return 0, false
+	}
+	first, _, _ := strings.Cut(spec, ",")
+	a, b, found := strings.Cut(strings.TrimSpace(first), "-")
+	if !found {
+		return 0, false
+	}
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	if a == "" { // the last b bytes
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 || size == 0 {
+			return 0, false
+		}
+		return max(size-n, 0), true
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 || start >= size {
+		return 0, false
+	}
+	return start, true
+}
+
+// replayReader gives http.ServeContent a file whose bytes from at were
+// read ahead (preRead), replaying them rather than reading them again. It
+// remembers the first read error.
+type replayReader struct {
+	f    File
+	at   int64  // offset of buf in the file
+	buf  []byte // bytes read ahead
+	pos  int64  // offset of the next Read
+	fpos int64  // offset of f
+	err  error
+}
+
+// preRead reads up to n bytes from start; the end of the file is no error.
+func (rr *replayReader) preRead(start int64, n int) error {
+	if _, err := rr.f.Seek(start, io.SeekStart); err != nil {
+		return err
+	}
+	buf := make([]byte, n)
+	k, err := io.ReadFull(rr.f, buf)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return err
+	}
+	rr.at, rr.buf, rr.fpos = start, buf[:k], start+int64(k)
+	return nil
+}
+
+func (rr *replayReader) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		off += rr.pos
+	case io.SeekEnd:
+		end, err := rr.f.Seek(0, io.SeekEnd)
+		if err != nil {
+			return 0, err
+		}
+		rr.fpos = end
+		off += end
+	default:
+		return 0, errors.New("seek: bad whence")
+	}
+	if off < 0 {
+		return 0, errors.New("seek: negative position")
+	}
+	rr.pos = off
+	return off, nil
+}
+
+func (rr *replayReader) Read(p []byte) (int, error) {
+	if rr.pos >= rr.at && rr.pos < rr.at+int64(len(rr.buf)) {
+		n := copy(p, rr.buf[rr.pos-rr.at:])
+		rr.pos += int64(n)
+		return n, nil
+	}
+	if rr.fpos != rr.pos {
+		if _, err := rr.f.Seek(rr.pos, io.SeekStart); err != nil {
+			return 0, err
+		}
+		rr.fpos = rr.pos
+	}
+	n, err := rr.f.Read(p)
+	rr.pos += int64(n)
+	rr.fpos = rr.pos
+	if err != nil && rr.err == nil {
+		rr.err = err
+	}
+	return n, err
 }
 
 // contentErrors turns the plain-text errors of http.ServeContent (an

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -497,5 +499,121 @@ func TestStoreErrorfStatus(t *testing.T) {
 		if e := httpapi.StoreErrorf(code, "x"); e.Status != status || e.Code != code {
 			t.Errorf("StoreErrorf(%q) = %d %q, want %d", code, e.Status, e.Code, status)
 		}
+	}
+}
+
+// syncBuffer is a log destination the server and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDownloadReadFails: a file whose read fails part way (a block failing
+// its hash check) is reported, not cut short silently: in the trailer of a
+// whole-file download, as a JSON error for a range starting past the fault.
+func TestDownloadReadFails(t *testing.T) {
+	store := httpapitest.NewStore()
+	var logs syncBuffer
+	ts := httpapitest.Serve(t, httpapi.Options{Store: store, MaxBodyBytes: 1024,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c := client{t, ts.URL}
+	id := c.create()
+	const size, bad = 300 << 10, 200 << 10
+	content := make([]byte, size)
+	for i := range content {
+		content[i] = byte(i * 7)
+	}
+	c.want(201, "", nil, "PUT", "/api/v1/mimei/"+id+"/files/f.bin", content)
+	c.want(201, "", nil, "PUT", "/api/v1/mimei/"+id+"/files/good.bin", content)
+	const cid = "bafkr4ibadblock"
+	store.FailReads("f.bin", bad, httpapi.StoreErrorf(apiv1.CodeIntegrity, "integrity error: block %s: content does not match its hash", cid))
+	u := "/api/v1/mimei/" + id + "/files/f.bin"
+
+	get := func(path string, hdr ...string) (*http.Response, []byte, error) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+httpapitest.Token)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		return resp, data, err
+	}
+
+	// The whole file: 200, chunked, the error in the trailer.
+	resp, data, err := get(u)
+	if err != nil || resp.StatusCode != 200 || resp.ContentLength != -1 {
+		t.Fatalf("GET: %d, length %d, %v", resp.StatusCode, resp.ContentLength, err)
+	}
+	if resp.Header.Get("X-Peer-Size") != fmt.Sprint(size) || !bytes.Equal(data, content[:bad]) {
+		t.Fatalf("GET: X-Peer-Size %q, %d bytes", resp.Header.Get("X-Peer-Size"), len(data))
+	}
+	var e apiv1.Error
+	if err := json.Unmarshal([]byte(resp.Trailer.Get("X-Peer-Error")), &e); err != nil ||
+		e.Code != apiv1.CodeIntegrity || !strings.Contains(e.Message, cid) {
+		t.Fatalf("trailer X-Peer-Error %q: %v", resp.Trailer.Get("X-Peer-Error"), err)
+	}
+	if l := logs.String(); !strings.Contains(l, cid) || !strings.Contains(l, id) || !strings.Contains(l, "f.bin") ||
+		strings.Contains(l, httpapitest.Token) {
+		t.Errorf("log %q", l)
+	}
+
+	// A range starting at or past the fault: a JSON error before any byte.
+	for _, r := range []string{fmt.Sprintf("bytes=%d-", bad), fmt.Sprintf("bytes=%d-%d", bad+10, bad+20), "bytes=-10"} {
+		resp, data, _ := get(u, "Range", r)
+		if resp.StatusCode != 500 || json.Unmarshal(data, &e) != nil || e.Code != apiv1.CodeIntegrity ||
+			!strings.Contains(e.Message, cid) || resp.Header.Get("Content-Disposition") != "" {
+			t.Errorf("Range %s: %d %s", r, resp.StatusCode, data)
+		}
+	}
+	// A range ending before it, HEAD and the healthy file still work.
+	resp, data, err = get(u, "Range", "bytes=1000-150000")
+	if err != nil || resp.StatusCode != 206 || !bytes.Equal(data, content[1000:150001]) {
+		t.Fatalf("range before the fault: %d, %d bytes, %v", resp.StatusCode, len(data), err)
+	}
+	resp, _ = c.do("HEAD", u, nil)
+	if resp.StatusCode != 200 || resp.ContentLength != size {
+		t.Fatalf("HEAD: %d, length %d", resp.StatusCode, resp.ContentLength)
+	}
+	g := "/api/v1/mimei/" + id + "/files/good.bin"
+	resp, data, err = get(g)
+	if err != nil || resp.StatusCode != 200 || !bytes.Equal(data, content) || resp.Trailer.Get("X-Peer-Error") != "" {
+		t.Fatalf("good file: %d, %d bytes, trailer %q, %v", resp.StatusCode, len(data), resp.Trailer.Get("X-Peer-Error"), err)
+	}
+	resp, data, err = get(g, "Range", "bytes=10-", "If-Range", resp.Header.Get("ETag"))
+	if err != nil || resp.StatusCode != 206 || !bytes.Equal(data, content[10:]) {
+		t.Fatalf("good file, range from 10: %d, %d bytes, %v", resp.StatusCode, len(data), err)
+	}
+	resp, data, err = get(g, "Range", "bytes=10-", "If-Range", `"other"`)
+	if err != nil || resp.StatusCode != 200 || !bytes.Equal(data, content) {
+		t.Fatalf("good file, If-Range not matching: %d, %d bytes, %v", resp.StatusCode, len(data), err)
+	}
+	etag := resp.Header.Get("ETag")
+	c.want(412, apiv1.CodeConflict, nil, "GET", g, nil, "If-Match", `"other"`)
+	if resp, _ := c.do("GET", g, nil, "If-None-Match", `"x", W/`+etag); resp.StatusCode != 304 {
+		t.Fatalf("If-None-Match weak: %d", resp.StatusCode)
+	}
+	if resp, _ := c.do("GET", g, nil, "If-Modified-Since", time.Now().UTC().Format(http.TimeFormat)); resp.StatusCode != 304 {
+		t.Fatalf("If-Modified-Since: %d", resp.StatusCode)
+	}
+	if resp, data := c.do("GET", g, nil, "If-Match", etag); resp.StatusCode != 200 || !bytes.Equal(data, content) {
+		t.Fatalf("If-Match: %d", resp.StatusCode)
 	}
 }

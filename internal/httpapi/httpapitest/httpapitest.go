@@ -93,6 +93,28 @@ type Store struct {
 	lastPut httpapi.PutFile
 	puts    int
 	clock   time.Time
+	faults  map[string]fault
+}
+
+type fault struct {
+	off int64
+	err error
+}
+
+// FailReads makes reading the file at p (of any MiMei and version) fail
+// with err at offset off, as a block failing its hash check does: reads
+// before off succeed. A nil err clears the fault.
+func (s *Store) FailReads(p string, off int64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults == nil {
+		s.faults = map[string]fault{}
+	}
+	if err == nil {
+		delete(s.faults, p)
+		return
+	}
+	s.faults[p] = fault{off, err}
 }
 
 // NewStore returns an empty store.
@@ -440,6 +462,24 @@ type file struct{ *bytes.Reader }
 
 func (file) Close() error { return nil }
 
+// faultyFile fails reads that reach off with err.
+type faultyFile struct {
+	file
+	off int64
+	err error
+}
+
+func (f faultyFile) Read(p []byte) (int, error) {
+	pos, _ := f.Seek(0, io.SeekCurrent)
+	if pos >= f.off {
+		return 0, f.err
+	}
+	if int64(len(p)) > f.off-pos {
+		p = p[:f.off-pos]
+	}
+	return f.file.Read(p)
+}
+
 func (s *Store) OpenFile(_ context.Context, mid, version, p string) (apiv1.FileInfo, httpapi.File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -453,6 +493,9 @@ func (s *Store) OpenFile(_ context.Context, mid, version, p string) (apiv1.FileI
 	}
 	if e.dir {
 		return info(p, e), nil, nil
+	}
+	if ft, ok := s.faults[p]; ok {
+		return info(p, e), faultyFile{file{bytes.NewReader(e.data)}, ft.off, ft.err}, nil
 	}
 	return info(p, e), file{bytes.NewReader(e.data)}, nil
 }
