@@ -120,6 +120,9 @@ type Store struct {
 
 	// written is how much of the active pack has been handed to the OS.
 	written atomic.Int64
+	// kicked is how much of the active pack has been handed to the disk
+	// for early write-back (see startWriteback); guarded by wmu.
+	kicked int64
 	// flushGen counts index commits by flushes.
 	flushGen atomic.Uint64
 
@@ -564,9 +567,22 @@ func (s *Store) writeLocked(p []byte) error {
 		s.broken = fmt.Errorf("packstore: write %s: %w (reopen the store to recover)", packName(s.activeID), err)
 		return s.broken
 	}
-	s.written.Store(off + int64(len(p)))
+	end := off + int64(len(p))
+	s.written.Store(end)
+	if end < s.kicked {
+		s.kicked = 0 // a new pack
+	}
+	if end-s.kicked >= writebackChunk {
+		// Start writing what has accumulated now, so the fsync at the next
+		// Flush finds little left to do and puts do not stall behind it.
+		startWriteback(s.activeF, s.kicked, end-s.kicked)
+		s.kicked = end
+	}
 	return nil
 }
+
+// writebackChunk is how much unsynced pack data starts an early write-back.
+const writebackChunk = 8 << 20
 
 func (s *Store) writeBufLocked() error {
 	if len(s.buf) == 0 || s.activeF == nil {
