@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -177,7 +178,10 @@ func tarSize(dir string) int64 {
 // a tar archive, with names relative to dir. What it skips (symbolic links,
 // devices, sockets) it names on warn.
 func writeTar(w io.Writer, dir string, warn io.Writer) error {
-	tw := tar.NewWriter(w)
+	// Headers and small files are many small writes; batch them so the
+	// pipe to the upload is not a goroutine hand-off per 512 bytes.
+	bw := bufio.NewWriterSize(w, 256<<10)
+	tw := tar.NewWriter(bw)
 	err := filepath.WalkDir(dir, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -218,7 +222,10 @@ func writeTar(w io.Writer, dir string, warn io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return tw.Close()
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // parseRange reads START-END (inclusive, as in HTTP) or START- into an
