@@ -149,10 +149,15 @@ func dbPrefix(id ID) []byte { return subKey(id, "d/") }
 // Create registers a new MiMei (see Registry.Create) with a retention of
 // keep versions (0 = all).
 func (s *Store) Create(spec Spec, rights Rights, keep int) (Meta, error) {
+	return s.create(spec, rights, nil, keep)
+}
+
+// create registers a MiMei (origin set for forks) with its retention.
+func (s *Store) create(spec Spec, rights Rights, origin *Origin, keep int) (Meta, error) {
 	if keep < 0 {
 		return Meta{}, fmt.Errorf("%w: keep must be 0 (all) or positive, not %d", ErrBadSpec, keep)
 	}
-	m, err := s.reg.Create(spec, rights)
+	m, err := s.reg.create(spec, rights, origin)
 	if err != nil {
 		return Meta{}, err
 	}

@@ -292,6 +292,18 @@ func (s *Store) freezeDB(ctx context.Context, r kv.Reader, id ID) (cid.CID, erro
 	return root, nil
 }
 
+// freeze writes cur as seen by snap into the block store: the file space
+// as a directory tree, the database as an export file.
+func (s *Store) freeze(ctx context.Context, snap kv.Reader, id ID) (files, db cid.CID, err error) {
+	if files, err = s.freezeFiles(ctx, snap, id, s.blocks); err != nil {
+		return cid.Undef, cid.Undef, fmt.Errorf("freeze files: %w", err)
+	}
+	if db, err = s.freezeDB(ctx, snap, id); err != nil {
+		return cid.Undef, cid.Undef, err
+	}
+	return files, db, nil
+}
+
 // Backup freezes cur (files and database) into the next version of id,
 // signed for the owner through this device's certificate, and moves
 // "last" to it. Blocks are durable before the version is listed, so a
@@ -314,11 +326,7 @@ func (s *Store) Backup(ctx context.Context, id ID, memo string) (VersionInfo, er
 		return VersionInfo{}, err
 	}
 	defer snap.Close()
-	files, err := s.freezeFiles(ctx, snap, id, s.blocks)
-	if err != nil {
-		return VersionInfo{}, fmt.Errorf("freeze files: %w", err)
-	}
-	dbRoot, err := s.freezeDB(ctx, snap, id)
+	files, dbRoot, err := s.freeze(ctx, snap, id)
 	if err != nil {
 		return VersionInfo{}, err
 	}
@@ -790,11 +798,7 @@ func (s *Store) Fork(ctx context.Context, id ID, ref string, spec Spec, rights R
 			s.gc.RUnlock()
 			return Meta{}, err
 		}
-		files, err := s.freezeFiles(ctx, snap, id, s.blocks)
-		var dbRoot cid.CID
-		if err == nil {
-			dbRoot, err = s.freezeDB(ctx, snap, id)
-		}
+		files, dbRoot, err := s.freeze(ctx, snap, id)
 		if err == nil {
 			err = s.blocks.Flush(ctx)
 		}
@@ -812,17 +816,9 @@ func (s *Store) Fork(ctx context.Context, id ID, ref string, spec Spec, rights R
 		}
 		src, origin.Version, origin.Record = v, v.Number, c
 	}
-	if keep < 0 {
-		return Meta{}, fmt.Errorf("%w: keep must be 0 (all) or positive, not %d", ErrBadSpec, keep)
-	}
-	m, err := s.reg.create(spec, rights, origin)
+	m, err := s.create(spec, rights, origin, keep)
 	if err != nil {
 		return Meta{}, err
-	}
-	if keep > 0 {
-		if err := s.kv.Set(subKey(m.ID, "keep"), u64(uint64(keep))); err != nil {
-			return Meta{}, err
-		}
 	}
 	unlock := s.lock(m.ID)
 	err = s.restoreLocked(ctx, m.ID, src)
