@@ -262,3 +262,40 @@ func (c *Chunker) makeRoom() {
 	}
 	c.rpos, c.wpos = 0, avail
 }
+
+// Cutter finds chunk boundaries in data the caller buffers itself, for
+// callers that read the stream into their own (large) buffers and hand out
+// chunks without copying them. A Chunker and a Cutter with the same Params
+// cut every stream at the same offsets. A Cutter holds no state between
+// calls and is safe for concurrent use.
+type Cutter struct {
+	min, avg, max int
+	maskS, maskL  uint64
+	gear          *[256]uint64
+}
+
+// NewCutter returns a Cutter for p.
+func NewCutter(p Params) (*Cutter, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	gear, err := gearTable(p.Key)
+	if err != nil {
+		return nil, fmt.Errorf("chunker: %w", err)
+	}
+	maskS, maskL := masks(p.Min, p.Avg, p.Max)
+	return &Cutter{min: p.Min, avg: p.Avg, max: p.Max, maskS: maskS, maskL: maskL, gear: gear}, nil
+}
+
+// Max is the largest chunk, and so the look-ahead Cut needs.
+func (c *Cutter) Max() int { return c.max }
+
+// Cut returns the length of the chunk that starts at data[0]. data must hold
+// at least Max bytes of the stream from there, or else everything up to the
+// end of the stream; bytes beyond Max are ignored. An empty data gives 0.
+func (c *Cutter) Cut(data []byte) int {
+	if len(data) > c.max {
+		data = data[:c.max]
+	}
+	return cut(c.gear, c.maskS, c.maskL, c.min, c.avg, data)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/peer-node/peer/internal/chunker"
 	"github.com/peer-node/peer/internal/cid"
@@ -20,9 +21,10 @@ import (
 // the empty raw block, which is stored too), else a FileRoot block. The same
 // bytes with the same Params always give the same root.
 //
-// Write streams: memory stays bounded by a few dozen chunk buffers whatever
-// the size of r. One goroutine chunks while up to GOMAXPROCS workers hash and
-// store chunks; the tree is assembled in file order on the caller's
+// Write streams: memory stays bounded by four read buffers of at most
+// Max+4 MiB whatever the size of r. One goroutine reads, one cuts chunks
+// (handing them on without copying) while up to GOMAXPROCS workers hash and
+// store them; the tree is assembled in file order on the caller's
 // goroutine, which also calls progress (if non-nil) with the number of bytes
 // stored so far after each chunk. On error or when ctx ends, Write stops
 // reading, waits for its goroutines and returns the error; blocks already
@@ -76,65 +78,193 @@ func (o *onceReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// job is one chunk on its way through the pipeline.
+// job is one chunk on its way through the pipeline. buf is a sub-slice of
+// seg, which the worker releases once the chunk is stored.
 type job struct {
 	buf  []byte
+	seg  *segment
 	c    cid.CID
 	err  error
 	done chan struct{}
 }
 
+// Segments: the reader goroutine reads the stream into large buffers, and
+// chunks are handed to the workers as sub-slices of them, so chunk data is
+// never copied on its way from the socket (or file) to the block store.
+//
+// A segment is carry+body bytes. The stream is read into the body; the
+// carry area in front of it receives the tail of the previous segment that
+// was too short to cut (less than Max bytes, since every cut needs Max bytes
+// of look-ahead), so that every chunk lies within one segment. That tail is
+// the only copy: under Max per body.
+const (
+	// segments bounds the segments in use by one Write: one being read, one
+	// being cut, the rest waiting for their chunks to be hashed and stored.
+	segments = 4
+)
+
+// firstBody and maxBody bound a segment's body. Bodies double from
+// firstBody, so that a file of a few hundred KiB does not take 4 MiB
+// buffers, up to maxBody. Tests lower them to cross many segments cheaply.
+var (
+	firstBody = 256 << 10
+	maxBody   = 4 << 20
+)
+
+type segment struct {
+	buf   []byte // carry+body bytes
+	carry int
+	n     int   // bytes read into buf[carry:]
+	err   error // io.EOF: the stream ends after these bytes; else a read error
+	refs  atomic.Int32
+	done  func(*segment) // called when refs drops to zero
+}
+
+func (s *segment) release() {
+	if s.refs.Add(-1) == 0 {
+		s.done(s)
+	}
+}
+
+// segPools recycles segment buffers between Writes, one pool per size, so
+// that importing many medium-sized files does not allocate (and zero) new
+// buffers for each.
+var segPools sync.Map // [2]int{carry, body} -> *sync.Pool
+
+func getSegBuf(carry, body int) []byte {
+	key := [2]int{carry, body}
+	if p, ok := segPools.Load(key); ok {
+		if b, ok := p.(*sync.Pool).Get().(*[]byte); ok {
+			return *b
+		}
+	}
+	return make([]byte, carry+body)
+}
+
+func putSegBuf(carry int, buf []byte) {
+	key := [2]int{carry, len(buf) - carry}
+	p, ok := segPools.Load(key)
+	if !ok {
+		p, _ = segPools.LoadOrStore(key, new(sync.Pool))
+	}
+	p.(*sync.Pool).Put(&buf)
+}
+
 func writeStream(ctx context.Context, r io.Reader, put Putter, p chunker.Params, progress func(int64)) (cid.CID, int64, error) {
-	ch, err := chunker.New(r, p)
+	cutter, err := chunker.NewCutter(p)
 	if err != nil {
 		return cid.Undef, 0, err
 	}
+	carry := cutter.Max()
 	workers := min(max(runtime.GOMAXPROCS(0), 1), 16)
-	nbuf := min(max(2*workers+2, 4), 24)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	// free holds the chunk buffers; its capacity bounds the chunks in flight.
-	// Buffers are allocated lazily and grow to the largest chunk seen.
-	free := make(chan []byte, nbuf)
-	for range nbuf {
-		free <- nil
+	// tokens bounds the segments in use; a segment gives its token back when
+	// its last chunk is stored (or dropped).
+	tokens := make(chan struct{}, segments)
+	for range segments {
+		tokens <- struct{}{}
 	}
+	recycle := func(s *segment) {
+		putSegBuf(s.carry, s.buf)
+		s.buf = nil
+		tokens <- struct{}{}
+	}
+	filled := make(chan *segment, segments)
 	jobs := make(chan *job)
-	order := make(chan *job, nbuf)
+	order := make(chan *job, 64)
 	var readErr error // set by the producer before it closes order
 
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // producer: chunk into buffers, in file order
+	go func() { // reader: fill segments in stream order
+		defer wg.Done()
+		defer close(filled)
+		for body := firstBody; ; body = min(2*body, maxBody) {
+			select {
+			case <-tokens:
+			case <-ctx.Done():
+				return
+			}
+			s := &segment{buf: getSegBuf(carry, body), carry: carry, done: recycle}
+			s.refs.Store(1) // the producer's
+			n, err := io.ReadFull(r, s.buf[carry:])
+			s.n = n
+			switch err {
+			case nil:
+			case io.EOF, io.ErrUnexpectedEOF:
+				s.err = io.EOF
+			default:
+				s.err = fmt.Errorf("filetree: read: %w", err)
+			}
+			filled <- s // never blocks: at most `segments` exist
+			if s.err != nil {
+				return
+			}
+		}
+	}()
+	wg.Add(1)
+	go func() { // producer: cut segments into chunks, in file order
 		defer wg.Done()
 		defer close(jobs)
 		defer close(order)
+		var cur *segment
+		var pos, end int
+		defer func() {
+			if cur != nil {
+				cur.release()
+			}
+			for s := range filled { // unblock and recycle what the reader made
+				s.release()
+			}
+		}()
 		for {
-			chunk, err := ch.Next()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				readErr = fmt.Errorf("filetree: read: %w", err)
-				return
-			}
-			var buf []byte
+			var s *segment
 			select {
-			case buf = <-free:
+			case s = <-filled:
 			case <-ctx.Done():
 				return
 			}
-			j := &job{buf: append(buf[:0], chunk...), done: make(chan struct{})}
-			select {
-			case order <- j:
-			case <-ctx.Done():
+			if s == nil {
+				return // the reader stopped at the cancellation
+			}
+			if s.err != nil && s.err != io.EOF {
+				readErr = s.err
+				s.release()
 				return
 			}
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
+			// Move the uncut tail of the previous segment in front of this
+			// one's data.
+			start := carry
+			if cur != nil {
+				tail := cur.buf[pos:end]
+				start = carry - len(tail)
+				copy(s.buf[start:carry], tail)
+				cur.release()
+			}
+			cur, pos, end = s, start, carry+s.n
+			final := s.err != nil
+			for end-pos >= carry || (final && pos < end) {
+				n := cutter.Cut(cur.buf[pos:end])
+				cur.refs.Add(1) // the job's, released by the worker
+				j := &job{buf: cur.buf[pos : pos+n : pos+n], seg: cur, done: make(chan struct{})}
+				pos += n
+				select {
+				case order <- j:
+				case <-ctx.Done():
+					cur.release()
+					return
+				}
+				select {
+				case jobs <- j:
+				case <-ctx.Done():
+					cur.release()
+					return
+				}
+			}
+			if final {
 				return
 			}
 		}
@@ -148,6 +278,7 @@ func writeStream(ctx context.Context, r io.Reader, put Putter, p chunker.Params,
 				if err := put.Put(ctx, j.c, j.buf); err != nil {
 					j.err = fmt.Errorf("filetree: store chunk %s: %w", j.c, err)
 				}
+				j.seg.release()
 				close(j.done)
 			}
 		}()
@@ -177,7 +308,6 @@ func writeStream(ctx context.Context, r io.Reader, put Putter, p chunker.Params,
 			continue
 		}
 		total += int64(len(j.buf))
-		free <- j.buf
 		if progress != nil {
 			progress(total)
 		}
