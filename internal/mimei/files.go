@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -552,10 +553,11 @@ type ImportResult struct {
 // Import commits its path entries (after flushing their blocks) when one
 // of these is reached: each commit costs a few fsyncs, so committing every
 // few files would make importing many small files crawl, while these
-// bounds keep what a crash can lose to seconds of work.
+// bounds keep what a crash can lose to seconds of work. Commits run on
+// their own goroutine while the archive is read on, one batch at a time.
 const (
-	importBatch      = 8192
-	importBatchBytes = 64 << 20
+	importBatch      = 2048
+	importBatchBytes = 32 << 20
 	importBatchAge   = 2 * time.Second
 )
 
@@ -575,8 +577,8 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 	s.gc.RLock()
 	defer s.gc.RUnlock()
 	var res ImportResult
-	// Small files (one chunk) are hashed and stored by a worker while the
-	// archive is parsed; their entries wait for it at commit.
+	// Small files (one chunk) are hashed and stored by workers while the
+	// archive is parsed; their entries wait for them at commit.
 	type small struct {
 		buf  []byte
 		root cid.CID
@@ -597,16 +599,18 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for j := range work {
-			j.root = cid.Sum(cid.Raw, j.buf)
-			j.err = s.blocks.Put(ictx, j.root, j.buf)
-			bufs <- j.buf
-			close(j.done)
-		}
-	}()
+	for range min(max(runtime.GOMAXPROCS(0), 1), 4) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				j.root = cid.Sum(cid.Raw, j.buf)
+				j.err = s.blocks.Put(ictx, j.root, j.buf)
+				bufs <- j.buf
+				close(j.done)
+			}
+		}()
+	}
 	stopWorker := sync.OnceFunc(func() { close(work); wg.Wait() })
 	defer stopWorker()
 
@@ -616,11 +620,7 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 	// fresh holds the directories this import created: nothing else can be
 	// in them, so their files need no lookup of an existing entry.
 	fresh := map[string]bool{}
-	commit := func() error {
-		batchBytes, batchStart = 0, time.Now()
-		if len(batch) == 0 {
-			return nil
-		}
+	commit := func(batch []pending) error {
 		for _, pe := range batch {
 			if pe.s != nil {
 				<-pe.s.done
@@ -678,20 +678,56 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 				return err
 			}
 		}
-		batch = batch[:0]
 		return b.Commit()
+	}
+	// The committer takes full batches while the archive is read on.
+	batches := make(chan []pending, 1)
+	committed := make(chan struct{})
+	var commitErr error // set by the committer before it closes committed
+	go func() {
+		defer close(committed)
+		for b := range batches {
+			if commitErr != nil {
+				continue
+			}
+			if err := commit(b); err != nil {
+				commitErr = err
+				cancel()
+			}
+		}
+	}()
+	stopCommitter := sync.OnceFunc(func() { close(batches); <-committed })
+	defer stopCommitter()
+	// send hands the current batch to the committer.
+	send := func() {
+		if len(batch) > 0 {
+			select {
+			case batches <- batch:
+			case <-committed:
+			}
+		}
+		batch, batchBytes, batchStart = nil, 0, time.Now()
+	}
+	// fail returns the committer's error in preference to the cancellation
+	// it caused.
+	fail := func(err error) (ImportResult, error) {
+		stopCommitter()
+		if commitErr != nil {
+			return res, commitErr
+		}
+		return res, err
 	}
 	tr := tar.NewReader(r)
 	for {
-		if err := ctx.Err(); err != nil {
-			return res, err
+		if err := ictx.Err(); err != nil {
+			return fail(err)
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return res, fmt.Errorf("import: read archive: %w", err)
+			return fail(fmt.Errorf("import: read archive: %w", err))
 		}
 		name := strings.TrimPrefix(strings.Trim(h.Name, "/"), "./")
 		if name == "." {
@@ -699,7 +735,7 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 		}
 		p, err := CleanPath(joinPath(dir, name))
 		if err != nil {
-			return res, fmt.Errorf("import: archive entry %q: %w", h.Name, err)
+			return fail(fmt.Errorf("import: archive entry %q: %w", h.Name, err))
 		}
 		if p == dir {
 			continue
@@ -722,7 +758,7 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 				// as filetree.Write would make it, without its pipeline.
 				buf := (<-bufs)[:h.Size]
 				if _, err := io.ReadFull(tr, buf); err != nil {
-					return res, fmt.Errorf("import: %s: %w", h.Name, err)
+					return fail(fmt.Errorf("import: %s: %w", h.Name, err))
 				}
 				sm = &small{buf: buf, done: make(chan struct{})}
 				work <- sm
@@ -732,8 +768,8 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 				if progress != nil {
 					prog = func(n int64) { progress(base + n) }
 				}
-				if e.Root, e.Size, err = filetree.Write(ctx, tr, s.blocks, s.opts.Chunker, prog); err != nil {
-					return res, fmt.Errorf("import: %s: %w", h.Name, err)
+				if e.Root, e.Size, err = filetree.Write(ictx, tr, s.blocks, s.opts.Chunker, prog); err != nil {
+					return fail(fmt.Errorf("import: %s: %w", h.Name, err))
 				}
 			}
 			batch = append(batch, pending{p: p, e: e, s: sm})
@@ -744,20 +780,23 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 				progress(res.Bytes)
 			}
 		default:
-			return res, fmt.Errorf("%w: archive entry %q is not a regular file or directory (type %q)", ErrBadPath, h.Name, h.Typeflag)
+			return fail(fmt.Errorf("%w: archive entry %q is not a regular file or directory (type %q)", ErrBadPath, h.Name, h.Typeflag))
 		}
 		if len(batch) >= importBatch || batchBytes >= importBatchBytes || time.Since(batchStart) >= importBatchAge {
-			if err := commit(); err != nil {
-				return res, err
-			}
+			send()
 		}
+	}
+	send()
+	stopCommitter()
+	if commitErr != nil {
+		return res, commitErr
 	}
 	if dir != "" {
 		if _, err := s.Mkdir(id, dir, true); err != nil {
 			return res, err
 		}
 	}
-	return res, commit()
+	return res, nil
 }
 
 // curStats counts the files and bytes of the file space.

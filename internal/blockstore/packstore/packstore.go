@@ -138,6 +138,14 @@ type Store struct {
 	cmu    sync.Mutex // one Compact or Verify at a time
 	closed atomic.Bool
 
+	// filter is the presence filter (filter.go); building, guarded by wmu,
+	// is the one being built, which Puts also add to.
+	filter   atomic.Pointer[bloom]
+	building *bloom
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bgWG     sync.WaitGroup
+
 	hook func(step string) error // tests: called between compaction steps
 }
 
@@ -199,6 +207,14 @@ func Open(dir string, index kv.Store, opts Options) (*Store, error) {
 		s.closeFiles()
 		return nil, err
 	}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	var blocks int64
+	for _, st := range s.stats {
+		blocks += int64(st.count)
+	}
+	s.wmu.Lock()
+	s.startFilterBuildLocked(2 * blocks)
+	s.wmu.Unlock()
 	return s, nil
 }
 
@@ -459,6 +475,14 @@ func (s *Store) Has(ctx context.Context, c cid.CID) (bool, error) {
 	if err := s.check(ctx); err != nil {
 		return false, err
 	}
+	if s.filterAbsent(c) {
+		s.smu.RLock()
+		_, staged := s.staged[c]
+		s.smu.RUnlock()
+		if !staged {
+			return false, nil
+		}
+	}
 	_, _, err := s.locate(c)
 	if blockstore.IsNotFound(err) {
 		return false, nil
@@ -534,6 +558,9 @@ func (s *Store) appendLocked(c cid.CID, data []byte, from *location) error {
 		}
 	}
 	loc := location{pack: s.activeID, off: s.activeEnd, dataLen: len(data)}
+	if from == nil {
+		s.filterAddLocked(c)
+	}
 	s.buf = appendRecordHeader(s.buf, c.Bytes(), len(data))
 	if len(data) < directWriteAt && len(s.buf)+len(data) <= cap(s.buf) {
 		s.buf = append(s.buf, data...)
@@ -846,6 +873,7 @@ func (s *Store) diskUsage() (int64, int, error) {
 
 // Close flushes, then closes the pack files. It does not close the index.
 func (s *Store) Close() error {
+	s.stopBackground()
 	s.cmu.Lock() // let a running Compact or Verify stop first
 	defer s.cmu.Unlock()
 	s.wmu.Lock()

@@ -104,6 +104,7 @@ func TestConformance(t *testing.T) {
 // was given: buffered bytes and staged index entries are lost, nothing is
 // flushed, files are closed.
 func (s *Store) crash() {
+	s.stopBackground()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.closed.Store(true)
