@@ -38,9 +38,10 @@ import (
 // is not comparable with ==; compare sections (c.API == d.API) or use
 // reflect.DeepEqual.
 type Config struct {
-	API   API   `toml:"api"`
-	Log   Log   `toml:"log"`
-	Store Store `toml:"store"`
+	API     API     `toml:"api"`
+	Log     Log     `toml:"log"`
+	Store   Store   `toml:"store"`
+	Network Network `toml:"network"`
 
 	// set records the keys set explicitly and where. It is replaced, never
 	// modified in place, so copies of a Config do not share changes.
@@ -63,6 +64,27 @@ type Log struct {
 // Store configures the embedded storage engine.
 type Store struct {
 	CacheMB int `toml:"cache_mb"`
+}
+
+// Network configures the peer-to-peer network (see docs/network.md).
+type Network struct {
+	Enabled           bool   `toml:"enabled"`
+	Listen            string `toml:"listen"`
+	Announce          string `toml:"announce"`
+	Bootstrap         string `toml:"bootstrap"`
+	DHT               string `toml:"dht"`
+	MDNS              bool   `toml:"mdns"`
+	NATPortMap        bool   `toml:"nat_port_map"`
+	HolePunching      bool   `toml:"hole_punching"`
+	Index             bool   `toml:"index"`
+	Indexes           string `toml:"indexes"`
+	Relays            string `toml:"relays"`
+	RelayService      bool   `toml:"relay_service"`
+	RelayStrangers    bool   `toml:"relay_strangers"`
+	RelayLimitMB      int    `toml:"relay_limit_mb"`
+	RelayLimitMinutes int    `toml:"relay_limit_minutes"`
+	ConnLow           int    `toml:"conn_low"`
+	ConnHigh          int    `toml:"conn_high"`
 }
 
 // origin says where an explicitly set value came from.

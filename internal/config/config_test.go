@@ -23,6 +23,23 @@ func TestDefaults(t *testing.T) {
 		{"log.level", d.Log.Level, "info"},
 		{"log.format", d.Log.Format, "text"},
 		{"store.cache_mb", d.Store.CacheMB, 32},
+		{"network.enabled", d.Network.Enabled, true},
+		{"network.listen", d.Network.Listen, "/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/udp/4001/quic-v1,/ip6/::/tcp/4001,/ip6/::/udp/4001/quic-v1"},
+		{"network.announce", d.Network.Announce, ""},
+		{"network.bootstrap", d.Network.Bootstrap, ""},
+		{"network.dht", d.Network.DHT, "auto"},
+		{"network.mdns", d.Network.MDNS, true},
+		{"network.nat_port_map", d.Network.NATPortMap, true},
+		{"network.hole_punching", d.Network.HolePunching, true},
+		{"network.index", d.Network.Index, false},
+		{"network.indexes", d.Network.Indexes, ""},
+		{"network.relays", d.Network.Relays, ""},
+		{"network.relay_service", d.Network.RelayService, true},
+		{"network.relay_strangers", d.Network.RelayStrangers, false},
+		{"network.relay_limit_mb", d.Network.RelayLimitMB, 1024},
+		{"network.relay_limit_minutes", d.Network.RelayLimitMinutes, 60},
+		{"network.conn_low", d.Network.ConnLow, 128},
+		{"network.conn_high", d.Network.ConnHigh, 384},
 	}
 	if len(tests) != len(Keys()) {
 		t.Errorf("test covers %d keys, Keys() has %d", len(tests), len(Keys()))
@@ -147,10 +164,14 @@ func TestTemplateRoundTrip(t *testing.T) {
 	// the '#' sets the key explicitly, to its default.
 	lines := strings.Split(tpl, "\n")
 	for _, k := range Keys() {
-		leaf := k.Key[strings.LastIndex(k.Key, ".")+1:]
+		table, leaf := k.Key[:strings.LastIndex(k.Key, ".")], k.Key[strings.LastIndex(k.Key, ".")+1:]
 		i := -1
+		in := ""
 		for j, l := range lines {
-			if strings.HasPrefix(l, "#"+leaf+" = ") {
+			if strings.HasPrefix(l, "[") {
+				in = strings.Trim(l, "[]")
+			}
+			if in == table && strings.HasPrefix(l, "#"+leaf+" = ") {
 				i = j
 			}
 		}
@@ -441,9 +462,10 @@ func TestPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		API:   API{Listen: "127.0.0.1:1003", MaxBodyBytes: 2048, AllowRemote: false},
-		Log:   Log{Level: "debug", Format: "json"},
-		Store: Store{CacheMB: 128},
+		API:     API{Listen: "127.0.0.1:1003", MaxBodyBytes: 2048, AllowRemote: false},
+		Log:     Log{Level: "debug", Format: "json"},
+		Store:   Store{CacheMB: 128},
+		Network: Default().Network,
 	}
 	got := c
 	got.set = nil
@@ -451,7 +473,7 @@ func TestPrecedence(t *testing.T) {
 		t.Errorf("Resolve = %+v\nwant %+v", got, want)
 	}
 	for _, k := range Keys() {
-		wantSet := k.Key != "api.allow_remote"
+		wantSet := k.Key != "api.allow_remote" && !strings.HasPrefix(k.Key, "network.")
 		if c.IsSet(k.Key) != wantSet {
 			t.Errorf("IsSet(%q) = %v, want %v", k.Key, c.IsSet(k.Key), wantSet)
 		}
@@ -536,7 +558,7 @@ func TestSetErrors(t *testing.T) {
 		msg        string
 	}{
 		{"api.listn", "x", true, `unknown key "api.listn"; did you mean "api.listen"?`},
-		{"listen", "x", true, `did you mean "api.listen"?`},
+		{"listen", "x", true, `did you mean "api.listen" or "network.listen"?`},
 		{"log", "debug", true, `did you mean "log.level" or "log.format"?`},
 		{"store.cache", "1", true, `did you mean "store.cache_mb"?`},
 		{"zzz", "1", true, `unknown key "zzz"; known keys: api.listen, `},

@@ -45,13 +45,119 @@ var keys = []key{
 		32,
 		"Block cache of the embedded storage engine, in MiB (4 .. 4096).",
 		inRange(4, 4096)),
+
+	newKey("network.enabled", func(c *Config) *bool { return &c.Network.Enabled },
+		true,
+		"Run the peer-to-peer network (libp2p). Off: the node serves only its local API.",
+		nil),
+	newKey("network.listen", func(c *Config) *string { return &c.Network.Listen },
+		"/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/udp/4001/quic-v1,/ip6/::/tcp/4001,/ip6/::/udp/4001/quic-v1",
+		"Comma-separated multiaddrs to listen on (TCP and QUIC); if port 4001 is taken a free port is used.",
+		checkAddrList(false)),
+	newKey("network.announce", func(c *Config) *string { return &c.Network.Announce },
+		"",
+		"Comma-separated multiaddrs to advertise instead of the detected ones (empty: detect).",
+		checkAddrList(false)),
+	newKey("network.bootstrap", func(c *Config) *string { return &c.Network.Bootstrap },
+		"",
+		"Comma-separated multiaddrs, each ending in /p2p/<peer ID>, of DHT bootstrap peers.",
+		checkAddrList(true)),
+	newKey("network.dht", func(c *Config) *string { return &c.Network.DHT },
+		"auto",
+		`DHT mode: "auto" (server when publicly reachable, else client), "server", "client" or "off".`,
+		oneOf("auto", "server", "client", "off")),
+	newKey("network.mdns", func(c *Config) *bool { return &c.Network.MDNS },
+		true,
+		"Find peers on the local network by mDNS.",
+		nil),
+	newKey("network.nat_port_map", func(c *Config) *bool { return &c.Network.NATPortMap },
+		true,
+		"Ask the home router to forward a port (UPnP / NAT-PMP).",
+		nil),
+	newKey("network.hole_punching", func(c *Config) *bool { return &c.Network.HolePunching },
+		true,
+		"Turn relayed connections into direct ones by hole punching (DCUtR).",
+		nil),
+	newKey("network.index", func(c *Config) *bool { return &c.Network.Index },
+		false,
+		"Serve as an index peer: keep other peers' signed, expiring registrations and answer lookups.",
+		nil),
+	newKey("network.indexes", func(c *Config) *string { return &c.Network.Indexes },
+		"",
+		"Comma-separated multiaddrs (with /p2p/<peer ID>) of index peers to register with and ask.",
+		checkAddrList(true)),
+	newKey("network.relays", func(c *Config) *string { return &c.Network.Relays },
+		"",
+		"Comma-separated multiaddrs (with /p2p/<peer ID>) of relays to hold reservations on when not reachable directly.",
+		checkAddrList(true)),
+	newKey("network.relay_service", func(c *Config) *bool { return &c.Network.RelayService },
+		true,
+		"Relay connections for contacts (circuit relay v2).",
+		nil),
+	newKey("network.relay_strangers", func(c *Config) *bool { return &c.Network.RelayStrangers },
+		false,
+		"Also relay for peers that are not contacts.",
+		nil),
+	newKey("network.relay_limit_mb", func(c *Config) *int { return &c.Network.RelayLimitMB },
+		1024,
+		"Data limit of one relayed connection, in MiB (1 .. 1048576).",
+		inRange(1, 1<<20)),
+	newKey("network.relay_limit_minutes", func(c *Config) *int { return &c.Network.RelayLimitMinutes },
+		60,
+		"Duration limit of one relayed connection, in minutes (1 .. 10080).",
+		inRange(1, 7*24*60)),
+	newKey("network.conn_low", func(c *Config) *int { return &c.Network.ConnLow },
+		128,
+		"Connection manager low water mark: trimming stops here (8 .. 10000).",
+		inRange(8, 10000)),
+	newKey("network.conn_high", func(c *Config) *int { return &c.Network.ConnHigh },
+		384,
+		"Connection manager high water mark: above it idle connections are trimmed (16 .. 20000).",
+		inRange(16, 20000)).
+		withRule(connHighAboveLow),
+}
+
+// checkAddrList checks a comma-separated list of multiaddrs in text form
+// (the network layer parses them fully); needPeer requires /p2p/<id>.
+func checkAddrList(needPeer bool) func(string) error {
+	return func(s string) error {
+		for _, a := range SplitList(s) {
+			if !strings.HasPrefix(a, "/") || strings.ContainsAny(a, " \t") {
+				return fmt.Errorf("%s is not a multiaddr (like /ip4/192.0.2.1/tcp/4001)", quote(a))
+			}
+			if needPeer && !strings.Contains(a, "/p2p/") {
+				return fmt.Errorf("%s does not end in /p2p/<peer ID>", quote(a))
+			}
+		}
+		return nil
+	}
+}
+
+// SplitList splits a comma-separated list, trimming spaces and dropping
+// empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func connHighAboveLow(c Config) error {
+	if c.Network.ConnHigh <= c.Network.ConnLow {
+		return fmt.Errorf("%d must be above network.conn_low (%d)", c.Network.ConnHigh, c.Network.ConnLow)
+	}
+	return nil
 }
 
 // tableDocs holds an optional comment line for each table in Template.
 var tableDocs = map[string]string{
-	"api":   "Local HTTP API and web UI.",
-	"log":   "Structured log written by the node.",
-	"store": "Embedded storage engine.",
+	"api":     "Local HTTP API and web UI.",
+	"log":     "Structured log written by the node.",
+	"store":   "Embedded storage engine.",
+	"network": "Peer-to-peer network: listening, discovery, relays. Lists are comma-separated.",
 }
 
 // key describes one configuration key. Rows are built by newKey, which
