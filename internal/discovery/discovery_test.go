@@ -1,0 +1,313 @@
+package discovery
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peer-node/peer/internal/identity"
+	"github.com/peer-node/peer/internal/idrecord"
+)
+
+// node is one test peer: a persona with one device and a discovery service.
+type node struct {
+	persona ed25519.PrivateKey
+	did     string
+	device  ed25519.PrivateKey
+	cert    []byte
+	h       host.Host
+	svc     *Service
+	seq     uint64
+}
+
+var seedMu sync.Mutex
+var seedN byte
+
+func nextSeed() []byte {
+	seedMu.Lock()
+	defer seedMu.Unlock()
+	seedN++
+	s := make([]byte, 32)
+	s[0], s[1] = seedN, 0x5a
+	return s
+}
+
+func newNode(t *testing.T, cfg Config) *node {
+	t.Helper()
+	n := &node{persona: ed25519.NewKeyFromSeed(nextSeed()), device: ed25519.NewKeyFromSeed(nextSeed())}
+	n.did = identity.DID(n.persona.Public().(ed25519.PublicKey))
+	c, err := identity.IssueDeviceCert(n.persona, n.device.Public().(ed25519.PublicKey), 1, time.Now().Add(-time.Minute), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.cert, err = c.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	pk, err := crypto.UnmarshalEd25519PrivateKey(n.device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.h, err = libp2p.New(libp2p.Identity(pk), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay(), libp2p.NoTransports, libp2p.DefaultTransports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.h.Close() })
+	cfg.Host = n.h
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 3 * time.Second
+	}
+	if n.svc, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.svc.Close() })
+	return n
+}
+
+// record signs a fresh record of n's device at its listen addresses.
+func (n *node) record(t *testing.T) []byte {
+	t.Helper()
+	n.seq++
+	var addrs []string
+	for _, a := range n.h.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	now := time.Now()
+	r := &idrecord.Record{Persona: n.did, Seq: n.seq, Issued: now, Expires: now.Add(time.Hour),
+		Devices: []idrecord.Device{{Cert: n.cert, Addrs: addrs}}}
+	if err := r.Sign(n.device); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func info(n *node) peer.AddrInfo { return peer.AddrInfo{ID: n.h.ID(), Addrs: n.h.Addrs()} }
+
+func TestIndexPath(t *testing.T) {
+	ctx := context.Background()
+	ix1 := newNode(t, Config{ServeIndex: true})
+	ix2 := newNode(t, Config{ServeIndex: true})
+	indexes := []peer.AddrInfo{info(ix1), info(ix2)}
+	a := newNode(t, Config{Indexes: indexes})
+	b := newNode(t, Config{Indexes: indexes})
+
+	rep, err := a.svc.Publish(ctx, a.record(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, err := range rep.Indexes {
+		if err != nil {
+			t.Fatalf("register with %s: %v", id, err)
+		}
+	}
+	if ix1.svc.IndexSize() != 1 || ix2.svc.IndexSize() != 1 {
+		t.Fatalf("index sizes %d, %d", ix1.svc.IndexSize(), ix2.svc.IndexSize())
+	}
+	// With no DHT, B finds A through an index and connects.
+	id, r, err := b.svc.Connect(ctx, a.did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != a.h.ID() || r.Source == "" {
+		t.Fatalf("connected to %s via %q", id, r.Source)
+	}
+	// One index vanishes: lookups still succeed (through the other).
+	ix1.h.Close()
+	c := newNode(t, Config{Indexes: indexes})
+	if _, r, err := c.svc.Connect(ctx, a.did); err != nil || r.Source != "index "+ix2.h.ID().String() {
+		t.Fatalf("with one index gone: source %q, %v", r.Source, err)
+	}
+	// An unknown persona is not found.
+	stranger := newNode(t, Config{})
+	if _, err := c.svc.Resolve(ctx, stranger.did); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown persona: %v", err)
+	}
+}
+
+func TestIndexRefuses(t *testing.T) {
+	ctx := context.Background()
+	ix := newNode(t, Config{ServeIndex: true})
+	a := newNode(t, Config{Indexes: []peer.AddrInfo{info(ix)}})
+	other := newNode(t, Config{Indexes: []peer.AddrInfo{info(ix)}})
+	newer := a.record(t)
+	older := func() []byte { a.seq -= 2; defer func() { a.seq += 2 }(); return a.record(t) }()
+	if _, err := a.svc.ask(ctx, info(ix), ProtoIndex, &Request{Version: WireVersion, Op: OpRegister, Record: newer}); err != nil {
+		t.Fatal(err)
+	}
+	tampered := append([]byte(nil), newer...)
+	tampered[len(tampered)-10] ^= 1
+	tests := []struct {
+		name string
+		from *node
+		rec  []byte
+	}{
+		{"lower sequence", a, older},
+		{"tampered", a, tampered},
+		{"registered by a peer the record does not list", other, a.record(t)},
+		{"garbage", a, []byte{1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.from.svc.ask(ctx, info(ix), ProtoIndex, &Request{Version: WireVersion, Op: OpRegister, Record: tt.rec})
+			if err == nil {
+				t.Fatal("registration accepted")
+			}
+		})
+	}
+	// What is registered is still the newer record.
+	raw, err := other.svc.lookup(ctx, info(ix), ProtoIndex, a.did)
+	if err != nil || string(raw) != string(newer) {
+		t.Fatalf("lookup after refusals: %v", err)
+	}
+}
+
+func TestContactPath(t *testing.T) {
+	ctx := context.Background()
+	// C knows where B is (it is connected to B and fetched B's record); A
+	// is C's contact and asks C.
+	var a, b, c *node
+	b = newNode(t, Config{})
+	c = newNode(t, Config{IsContact: func(p peer.ID) bool { return a != nil && p == a.h.ID() }})
+	a = newNode(t, Config{Contacts: func() []peer.ID { return []peer.ID{c.h.ID()} }})
+	if err := b.svc.SetOwnRecord(b.record(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.h.Connect(ctx, info(b)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.svc.FetchID(ctx, b.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.h.Connect(ctx, info(c)); err != nil {
+		t.Fatal(err)
+	}
+	id, r, err := a.svc.Connect(ctx, b.did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != b.h.ID() || r.Source != "contact "+c.h.ID().String() {
+		t.Fatalf("connected to %s via %q", id, r.Source)
+	}
+	// A stranger asking C is refused.
+	s := newNode(t, Config{})
+	if _, err := s.svc.lookup(ctx, info(c), ProtoWhereIs, b.did); err == nil {
+		t.Fatal("whereis answered a stranger")
+	}
+	// The second resolve comes from the cache.
+	if r, err := a.svc.Resolve(ctx, b.did); err != nil || r.Source != "cache" {
+		t.Fatalf("second resolve: %q, %v", r.Source, err)
+	}
+}
+
+// fakeDHT is a map with the DHT's validation: it keeps the best valid value.
+type fakeDHT struct {
+	mu sync.Mutex
+	m  map[string][]byte
+	v  idrecord.Validator
+}
+
+func (d *fakeDHT) PutValue(ctx context.Context, key string, val []byte) error {
+	if err := d.v.Validate(key, val); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old, ok := d.m[key]; ok {
+		if i, _ := d.v.Select(key, [][]byte{old, val}); i == 0 {
+			return nil
+		}
+	}
+	d.m[key] = val
+	return nil
+}
+
+func (d *fakeDHT) GetValue(ctx context.Context, key string) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if v, ok := d.m[key]; ok {
+		return v, nil
+	}
+	return nil, fmt.Errorf("routing: not found")
+}
+
+func TestDHTPathAndNewerWins(t *testing.T) {
+	ctx := context.Background()
+	d := &fakeDHT{m: map[string][]byte{}}
+	a := newNode(t, Config{DHT: d})
+	b := newNode(t, Config{DHT: d})
+	first := a.record(t)
+	if _, err := a.svc.Publish(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	r, err := b.svc.Resolve(ctx, a.did)
+	if err != nil || r.Source != "dht" || r.Record.Seq != 1 {
+		t.Fatalf("resolve: %+v, %v", r, err)
+	}
+	if _, err := a.svc.Publish(ctx, a.record(t)); err != nil {
+		t.Fatal(err)
+	}
+	// An older record learnt later does not replace the newer one.
+	if _, err := b.svc.Learn(first, "test"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := b.svc.Cached(a.did)
+	if c.Record.Seq != 1 {
+		t.Fatalf("cached seq %d", c.Record.Seq)
+	}
+	nr, _ := b.svc.Learn(d.m[mustKey(t, a.did)], "test")
+	if c, _ := b.svc.Cached(a.did); c.Record.Seq != 2 || nr.Seq != 2 {
+		t.Fatalf("cached seq %d after learning seq 2", c.Record.Seq)
+	}
+}
+
+func mustKey(t *testing.T, did string) string {
+	k, err := idrecord.Key(did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func FuzzParseRequest(f *testing.F) {
+	for _, q := range []*Request{{Version: 1, Op: OpLookup, Persona: "did:key:z6Mk"}, {Version: 1, Op: OpRegister, Record: []byte{1, 2}}} {
+		b, _ := marshal(q)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, err := ParseRequest(b)
+		if err != nil {
+			return
+		}
+		if out, err := marshal(q); err != nil || string(out) != string(b) {
+			t.Fatalf("re-encoding differs: %v", err)
+		}
+	})
+}
+
+func FuzzParseResponse(f *testing.F) {
+	for _, p := range []*Response{{Version: 1, Record: []byte{9}}, {Version: 1, Status: StatusRefused, Error: "no"}} {
+		b, _ := marshal(p)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParseResponse(b)
+		if err != nil {
+			return
+		}
+		if out, err := marshal(p); err != nil || string(out) != string(b) {
+			t.Fatalf("re-encoding differs: %v", err)
+		}
+	})
+}
