@@ -34,15 +34,9 @@ func ReadFrame(r io.Reader, max int) ([]byte, error) {
 	if !ok {
 		br = &byteReader{r: r}
 	}
-	n, err := binary.ReadUvarint(br)
+	n, err := readUvarint(br)
 	if err != nil {
-		if err == io.EOF {
-			return nil, io.EOF
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("%w: frame length: %w", ErrMalformed, err)
+		return nil, err
 	}
 	if n > uint64(max) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, max)
@@ -69,4 +63,31 @@ func (b *byteReader) ReadByte() (byte, error) {
 		return 0, err
 	}
 	return b.one[0], nil
+}
+
+// readUvarint reads a minimal-length uvarint: a trailing zero byte (a
+// longer encoding of a smaller number) is malformed, so every frame has one
+// encoding.
+func readUvarint(br io.ByteReader) (uint64, error) {
+	var n uint64
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		c, err := br.ReadByte()
+		if err != nil {
+			if i > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		if i > 0 && c == 0 {
+			return 0, fmt.Errorf("%w: non-minimal frame length", ErrMalformed)
+		}
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			return 0, fmt.Errorf("%w: frame length overflows", ErrMalformed)
+		}
+		n |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: frame length overflows", ErrMalformed)
 }

@@ -44,6 +44,7 @@ func TestFrameErrors(t *testing.T) {
 		{"length overflow", bytes.Repeat([]byte{0xff}, 11), 1 << 20, ErrMalformed},
 		{"truncated body", big.Bytes()[:500], 2000, io.ErrUnexpectedEOF},
 		{"truncated length", []byte{0x80}, 10, io.ErrUnexpectedEOF},
+		{"non-minimal length", []byte{0x81, 0x00, 'x'}, 10, ErrMalformed},
 		{"empty", nil, 10, io.EOF},
 	}
 	for _, tt := range tests {
