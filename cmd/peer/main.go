@@ -92,6 +92,8 @@ directory (` + defaultDirHint() + `).`,
 	root.AddCommand(a.mimeiCmd(), a.putCmd(), a.getCmd(), a.lsCmd(), a.statCmd(), a.mkdirCmd(), a.mvCmd(), a.rmCmd(),
 		a.dbCmd(), a.backupCmd(), a.versionsCmd(), a.diffCmd(), a.forkCmd(), a.refCmd(), a.storeCmd(), a.benchCmd())
 	root.AddCommand(a.versionActionCmds()...)
+	// The peer-to-peer network: connections, invites, contacts, blocks.
+	root.AddCommand(a.netCmds()...)
 	return root
 }
 

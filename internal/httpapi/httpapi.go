@@ -63,6 +63,7 @@ type Options struct {
 	Logger       *slog.Logger         // nil = slog.Default()
 	Heartbeat    time.Duration        // SSE keep-alive comment interval; 0 = 15s
 	Store        StoreBackend         // the MiMei store; nil = its routes answer 503
+	Net          NetBackend           // the peer-to-peer side; nil = its routes answer 503 with code network_off
 }
 
 // Server serves the API. Create it with New and mount Handler().
@@ -140,6 +141,7 @@ func (s *Server) routes() {
 	}))
 	m.Handle("GET /api/v1/events", s.auth(http.HandlerFunc(s.events)))
 	s.storeRoutes()
+	s.netRoutes()
 }
 
 // ServeHTTP routes the request, answering unknown paths and methods in JSON.
