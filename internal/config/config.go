@@ -73,6 +73,7 @@ type Network struct {
 	Announce          string `toml:"announce"`
 	Bootstrap         string `toml:"bootstrap"`
 	DHT               string `toml:"dht"`
+	Reachability      string `toml:"reachability"`
 	MDNS              bool   `toml:"mdns"`
 	NATPortMap        bool   `toml:"nat_port_map"`
 	HolePunching      bool   `toml:"hole_punching"`

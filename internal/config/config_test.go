@@ -28,6 +28,7 @@ func TestDefaults(t *testing.T) {
 		{"network.announce", d.Network.Announce, ""},
 		{"network.bootstrap", d.Network.Bootstrap, ""},
 		{"network.dht", d.Network.DHT, "auto"},
+		{"network.reachability", d.Network.Reachability, "auto"},
 		{"network.mdns", d.Network.MDNS, true},
 		{"network.nat_port_map", d.Network.NATPortMap, true},
 		{"network.hole_punching", d.Network.HolePunching, true},

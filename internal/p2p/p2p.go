@@ -1,9 +1,13 @@
-// Package p2p is the node's libp2p edge. For now it maps the device's
-// Ed25519 key to its libp2p identity (the peer ID other peers know this
-// device by); the host, transports and protocols join it with the network
-// issue.
+// Package p2p is the node's libp2p edge: it maps the device's Ed25519 key
+// to its libp2p identity (the peer ID other peers know this device by) and
+// builds the node's Host — TCP and QUIC, Noise and TLS, yamux, a resource
+// manager sized for a small device, a connection manager, a gater for
+// blocked peers, circuit relay v2 (client, and service for contacts),
+// AutoNAT, hole punching, UPnP, our own kad-DHT (/peer/kad/1.0.0) and LAN
+// discovery. docs/network.md describes the choices and limits.
 //
-// Only the composition root (package node) and tests import it.
+// It is an edge package: the composition root (package node), other edge
+// packages and tests may import it; domain packages may not.
 package p2p
 
 import (
