@@ -647,3 +647,11 @@ func (s *Service) Connect(ctx context.Context, persona string) (peer.ID, Result,
 	}
 	return "", r, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
 }
+
+// Forget drops the cached record of persona (the next Resolve asks the
+// sources).
+func (s *Service) Forget(persona string) {
+	s.mu.Lock()
+	delete(s.cache, persona)
+	s.mu.Unlock()
+}

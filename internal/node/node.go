@@ -23,6 +23,7 @@ import (
 
 	"github.com/peer-node/peer/internal/blockstore/packstore"
 	"github.com/peer-node/peer/internal/config"
+	"github.com/peer-node/peer/internal/contacts"
 	"github.com/peer-node/peer/internal/datadir"
 	"github.com/peer-node/peer/internal/events"
 	"github.com/peer-node/peer/internal/fsutil"
@@ -78,6 +79,8 @@ type Node struct {
 	store    *pebblekv.Store
 	blocks   *packstore.Store
 	mimei    *mimei.Store
+	contacts *contacts.Store
+	net      *netSvc // nil when network.enabled = false
 	bus      *events.Bus
 	reg      *prometheus.Registry
 	srv      *http.Server
@@ -228,6 +231,9 @@ func Start(opts Options) (n *Node, err error) {
 	if err = n.openMiMei(); err != nil {
 		return n, err
 	}
+	if err = n.openContacts(); err != nil {
+		return n, err
+	}
 	n.bus = events.New(0)
 	n.reg = prometheus.NewRegistry()
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -237,6 +243,9 @@ func Start(opts Options) (n *Node, err error) {
 	n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "peer_uptime_seconds", Help: "Seconds since the node started.",
 	}, func() float64 { return time.Since(n.started).Seconds() }))
+	if err = n.startNetwork(); err != nil {
+		return n, err
+	}
 	if err = n.serveAPI(); err != nil {
 		return n, err
 	}
@@ -289,7 +298,7 @@ func (n *Node) openKeys(opts Options) error {
 
 func (n *Node) serveAPI() error {
 	api, err := httpapi.New(httpapi.Options{
-		Token: n.token, MaxBodyBytes: n.cfg.API.MaxBodyBytes, Backend: &backend{n: n}, Store: &storeAPI{n: n},
+		Token: n.token, MaxBodyBytes: n.cfg.API.MaxBodyBytes, Backend: &backend{n: n}, Store: &storeAPI{n: n}, Net: &netAPI{n: n},
 		Bus: n.bus, Registry: n.reg, Logger: n.log,
 	})
 	if err != nil {
@@ -367,6 +376,9 @@ func (n *Node) Close() error {
 				n.srv.Close()
 			}
 			cancel()
+		}
+		if n.net != nil {
+			errs = append(errs, n.net.close())
 		}
 		if n.blocks != nil {
 			errs = append(errs, n.blocks.Close())

@@ -42,7 +42,7 @@ func (s *syncBuffer) String() string {
 
 func start(t *testing.T, dir string, logs io.Writer) *Node {
 	t.Helper()
-	opts := Options{DataDir: dir, Overrides: []string{"api.listen=127.0.0.1:0"}}
+	opts := Options{DataDir: dir, Overrides: append([]string{"api.listen=127.0.0.1:0"}, LoopbackNetwork...)}
 	if logs != nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	} else {
@@ -72,7 +72,7 @@ func TestStartServesAndStops(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	// A second node on the same directory is refused at once.
-	if _, err := Start(Options{DataDir: dir, LogOutput: io.Discard}); !errors.Is(err, datadir.ErrLocked) {
+	if _, err := Start(Options{DataDir: dir, LogOutput: io.Discard, Overrides: LoopbackNetwork}); !errors.Is(err, datadir.ErrLocked) {
 		t.Fatalf("second start: %v", err)
 	}
 	// Events: a persona created through the API shows on the stream.
@@ -193,7 +193,7 @@ func TestDefaultPortBusyFallsBack(t *testing.T) {
 		defer ln.Close()
 	}
 	// A node that never chose a port moves to a free one…
-	n, err := Start(Options{DataDir: t.TempDir(), LogOutput: io.Discard})
+	n, err := Start(Options{DataDir: t.TempDir(), LogOutput: io.Discard, Overrides: LoopbackNetwork})
 	if err != nil {
 		t.Fatalf("default port busy: %v", err)
 	}
@@ -202,7 +202,7 @@ func TestDefaultPortBusyFallsBack(t *testing.T) {
 		t.Fatalf("got the busy default %s", n.APIURL())
 	}
 	// …but one that asked for a busy port explicitly fails, naming it.
-	_, err = Start(Options{DataDir: t.TempDir(), LogOutput: io.Discard, Overrides: []string{"api.listen=" + def}})
+	_, err = Start(Options{DataDir: t.TempDir(), LogOutput: io.Discard, Overrides: append([]string{"api.listen=" + def}, LoopbackNetwork...)})
 	if err == nil || !strings.Contains(err.Error(), def) {
 		t.Fatalf("explicit busy port: %v", err)
 	}

@@ -40,7 +40,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env is a clean environment: no PEER_* from the caller's shell.
+// env is a clean environment: no PEER_* from the caller's shell, and the
+// network confined to loopback (no mDNS or UPnP traffic on the machine's
+// networks, no fixed ports). Later entries win, so extra may override.
 func env(extra ...string) []string {
 	var out []string
 	for _, e := range os.Environ() {
@@ -48,7 +50,15 @@ func env(extra ...string) []string {
 			out = append(out, e)
 		}
 	}
+	out = append(out, loopbackNet...)
 	return append(out, extra...)
+}
+
+// loopbackNet keeps test nodes' networking on loopback.
+var loopbackNet = []string{
+	"PEER_NETWORK_LISTEN=/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/udp/0/quic-v1",
+	"PEER_NETWORK_MDNS=false",
+	"PEER_NETWORK_NAT_PORT_MAP=false",
 }
 
 type result struct {

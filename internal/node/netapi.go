@@ -1,0 +1,288 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peer-node/peer/internal/apiv1"
+	"github.com/peer-node/peer/internal/contacts"
+	"github.com/peer-node/peer/internal/discovery"
+	"github.com/peer-node/peer/internal/httpapi"
+	"github.com/peer-node/peer/internal/idrecord"
+	"github.com/peer-node/peer/internal/p2p"
+)
+
+// netAPI adapts the network side to the HTTP API (httpapi.NetBackend),
+// converting values and errors into wire types at this edge.
+type netAPI struct{ n *Node }
+
+var _ httpapi.NetBackend = (*netAPI)(nil)
+
+// netError maps domain errors to API errors.
+func netError(err error) error {
+	var he *httpapi.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &he):
+		return err
+	case errors.Is(err, errBadTarget), errors.Is(err, contacts.ErrBadName), errors.Is(err, contacts.ErrBadPersona), errors.Is(err, contacts.ErrBadPeerID), errors.Is(err, contacts.ErrTooMany):
+		return httpapi.NetErrorf(apiv1.CodeBadRequest, "%v", err)
+	case errors.Is(err, errBlockedTarget), errors.Is(err, p2p.ErrBlocked):
+		return httpapi.NetErrorf(apiv1.CodeBlocked, "%v", err)
+	case errors.Is(err, discovery.ErrNotFound), errors.Is(err, idrecord.ErrExpired):
+		return httpapi.NetErrorf(apiv1.CodeNotFoundPeer, "%v", err)
+	case errors.Is(err, discovery.ErrUnreachable), errors.Is(err, errInviteRefused), errors.Is(err, context.DeadlineExceeded):
+		return httpapi.NetErrorf(apiv1.CodeUnreachable, "%v", err)
+	case errors.Is(err, contacts.ErrInviteExpired):
+		return httpapi.NetErrorf(apiv1.CodeInviteExpired, "%v", err)
+	case errors.Is(err, contacts.ErrInviteUsed):
+		return httpapi.NetErrorf(apiv1.CodeInviteUsed, "%v", err)
+	case errors.Is(err, contacts.ErrBadInvite), errors.Is(err, contacts.ErrInviteUnknown):
+		return httpapi.NetErrorf(apiv1.CodeBadInvite, "%v", err)
+	case errors.Is(err, contacts.ErrNotFound), errors.Is(err, contacts.ErrNotBlocked):
+		return httpapi.NetErrorf(apiv1.CodeNotFound, "%v", err)
+	case errors.Is(err, contacts.ErrExists), errors.Is(err, contacts.ErrNameTaken):
+		return httpapi.NetErrorf(apiv1.CodeConflict, "%v", err)
+	}
+	return err
+}
+
+func (a *netAPI) svc() (*netSvc, error) {
+	if a.n.net == nil {
+		return nil, httpapi.NetErrorf(apiv1.CodeNetworkOff, "the network is off (network.enabled = false)")
+	}
+	return a.n.net, nil
+}
+
+func (a *netAPI) Net(ctx context.Context) (apiv1.NetStatus, error) {
+	s, err := a.svc()
+	if err != nil {
+		return apiv1.NetStatus{Enabled: false}, nil
+	}
+	st := s.host.Status()
+	out := apiv1.NetStatus{
+		Enabled: true, PeerID: st.PeerID, Reachability: st.Reachability, NATType: st.NATType,
+		ListenAddrs: nonNil(st.ListenAddrs), Addrs: nonNil(st.Addrs), Relays: nonNil(st.Relays),
+		DHTMode: st.DHTMode, RoutingTable: st.RoutingTable,
+		Index: a.n.cfg.Network.Index, IndexEntries: s.disc.IndexSize(),
+		Indexes: nonNil(splitNonEmpty(a.n.cfg.Network.Indexes)),
+	}
+	s.mu.Lock()
+	out.Published, out.PublishError = s.published, s.publishErr
+	s.mu.Unlock()
+	out.Conns = a.conns(s, st.Conns)
+	for _, c := range out.Conns {
+		if c.Relayed {
+			out.RelayedConns++
+		} else {
+			out.Direct++
+		}
+	}
+	return out, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (a *netAPI) conns(s *netSvc, cs []p2p.ConnInfo) []apiv1.Conn {
+	names := map[string]string{}
+	if list, err := s.contacts.List(); err == nil {
+		for _, c := range list {
+			names[c.Persona] = c.Name
+		}
+	}
+	out := []apiv1.Conn{}
+	for _, c := range cs {
+		id, _ := peer.Decode(c.Peer)
+		persona := s.personaOf(id)
+		out = append(out, apiv1.Conn{PeerID: c.Peer, Persona: persona, Name: names[persona], Addr: c.Addr,
+			Direction: c.Direction, Relayed: c.Relayed, Transport: c.Transport, Opened: c.Opened.UTC()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PeerID < out[j].PeerID })
+	return out
+}
+
+func (a *netAPI) Peers(ctx context.Context) ([]apiv1.Conn, error) {
+	s, err := a.svc()
+	if err != nil {
+		return nil, err
+	}
+	return a.conns(s, s.host.Status().Conns), nil
+}
+
+func (a *netAPI) Ping(ctx context.Context, target string) (apiv1.PingResult, error) {
+	s, err := a.svc()
+	if err != nil {
+		return apiv1.PingResult{}, err
+	}
+	id, persona, source, err := s.resolveTarget(ctx, target)
+	if err != nil {
+		return apiv1.PingResult{}, netError(err)
+	}
+	rtt, err := s.host.Ping(ctx, id)
+	if err != nil {
+		return apiv1.PingResult{}, netError(errors.Join(discovery.ErrUnreachable, err))
+	}
+	return apiv1.PingResult{PeerID: id.String(), Persona: persona, RTTMs: float64(rtt.Microseconds()) / 1000,
+		Relayed: s.relayedTo(id), Source: source}, nil
+}
+
+func (a *netAPI) Connect(ctx context.Context, target string) (apiv1.ConnectResult, error) {
+	s, err := a.svc()
+	if err != nil {
+		return apiv1.ConnectResult{}, err
+	}
+	id, persona, source, err := s.resolveTarget(ctx, target)
+	if err != nil {
+		return apiv1.ConnectResult{}, netError(err)
+	}
+	return apiv1.ConnectResult{PeerID: id.String(), Persona: persona, Relayed: s.relayedTo(id), Source: source}, nil
+}
+
+func (a *netAPI) CreateInvite(ctx context.Context, req apiv1.CreateInvite) (apiv1.Invite, error) {
+	s, err := a.svc()
+	if err != nil {
+		return apiv1.Invite{}, err
+	}
+	ttl := time.Duration(req.TTLSeconds) * time.Second
+	if ttl == 0 {
+		ttl = 24 * time.Hour
+	}
+	name := req.Name
+	if name == "" {
+		if p := a.n.keys.DefaultPersona(); p.Name != "default" {
+			name = p.Name
+		}
+	}
+	inv, err := s.createInvite(ttl, name)
+	if err != nil {
+		return apiv1.Invite{}, netError(err)
+	}
+	id := ""
+	if pend, err := s.contacts.CheckInvite(inv.Secret); err == nil {
+		id = pend.ID
+	}
+	return apiv1.Invite{ID: id, Link: inv.String(), Expires: inv.Expires.UTC()}, nil
+}
+
+func (a *netAPI) Invites(ctx context.Context) ([]apiv1.PendingInvite, error) {
+	list, err := a.n.contacts.PendingInvites()
+	if err != nil {
+		return nil, err
+	}
+	out := []apiv1.PendingInvite{}
+	for _, p := range list {
+		out = append(out, apiv1.PendingInvite{ID: p.ID, Expires: p.Expires.UTC()})
+	}
+	return out, nil
+}
+
+func (a *netAPI) RevokeInvite(ctx context.Context, id string) error {
+	return netError(a.n.contacts.RevokeInvite(id))
+}
+
+func (a *netAPI) AcceptInvite(ctx context.Context, req apiv1.AcceptInvite) (apiv1.Contact, error) {
+	s, err := a.svc()
+	if err != nil {
+		return apiv1.Contact{}, err
+	}
+	c, err := s.acceptInvite(ctx, req.Link, req.Name)
+	if err != nil {
+		return apiv1.Contact{}, netError(err)
+	}
+	return a.wireContact(c), nil
+}
+
+func (a *netAPI) wireContact(c contacts.Contact) apiv1.Contact {
+	out := apiv1.Contact{Persona: c.Persona, Name: c.Name, Added: c.Added.UTC(), Blocked: c.Blocked,
+		Devices: c.Devices, LastSeen: c.LastSeen.UTC()}
+	if c.LastSeen.IsZero() {
+		out.LastSeen = time.Time{}
+	}
+	if s := a.n.net; s != nil {
+		for _, d := range c.Devices {
+			if id, err := peer.Decode(d); err == nil && s.host.Host().Network().Connectedness(id) == network.Connected {
+				out.Online = true
+			}
+		}
+	}
+	return out
+}
+
+func (a *netAPI) Contacts(ctx context.Context) ([]apiv1.Contact, error) {
+	list, err := a.n.contacts.List()
+	if err != nil {
+		return nil, err
+	}
+	out := []apiv1.Contact{}
+	for _, c := range list {
+		out = append(out, a.wireContact(c))
+	}
+	return out, nil
+}
+
+func (a *netAPI) Contact(ctx context.Context, ref string) (apiv1.Contact, error) {
+	c, err := a.n.contacts.Get(ref)
+	if err != nil {
+		return apiv1.Contact{}, netError(err)
+	}
+	return a.wireContact(c), nil
+}
+
+func (a *netAPI) AddContact(ctx context.Context, req apiv1.AddContact) (apiv1.Contact, error) {
+	if req.Persona == a.n.Persona() {
+		return apiv1.Contact{}, httpapi.NetErrorf(apiv1.CodeBadRequest, "that is this node's own persona")
+	}
+	if err := a.n.contacts.Add(contacts.Contact{Persona: req.Persona, Name: req.Name, Added: time.Now()}); err != nil {
+		return apiv1.Contact{}, netError(err)
+	}
+	a.n.bus.Publish("contact.added", map[string]any{"persona": req.Persona, "name": req.Name, "by": "id"})
+	return a.Contact(ctx, req.Persona)
+}
+
+func (a *netAPI) UpdateContact(ctx context.Context, ref string, req apiv1.UpdateContact) (apiv1.Contact, error) {
+	c, err := a.n.contacts.Get(ref)
+	if err != nil {
+		return apiv1.Contact{}, netError(err)
+	}
+	if req.Name != nil {
+		if err := a.n.contacts.Rename(c.Persona, *req.Name); err != nil {
+			return apiv1.Contact{}, netError(err)
+		}
+	}
+	return a.Contact(ctx, c.Persona)
+}
+
+func (a *netAPI) RemoveContact(ctx context.Context, ref string) error {
+	return netError(a.n.contacts.Remove(ref))
+}
+
+func (a *netAPI) Block(ctx context.Context, target string) error {
+	if err := a.n.contacts.Block(target); err != nil {
+		return netError(err)
+	}
+	a.n.bus.Publish("peer.blocked", map[string]any{"target": target})
+	return nil
+}
+
+func (a *netAPI) Unblock(ctx context.Context, target string) error {
+	return netError(a.n.contacts.Unblock(target))
+}
+
+func (a *netAPI) Blocked(ctx context.Context) (apiv1.Blocked, error) {
+	personas, peers, err := a.n.contacts.Blocked()
+	if err != nil {
+		return apiv1.Blocked{}, err
+	}
+	return apiv1.Blocked{Personas: nonNil(personas), Peers: nonNil(peers)}, nil
+}
