@@ -21,7 +21,7 @@ import (
 // the empty raw block, which is stored too), else a FileRoot block. The same
 // bytes with the same Params always give the same root.
 //
-// Write streams: memory stays bounded by four read buffers of at most
+// Write streams: memory stays bounded by three read buffers of at most
 // Max+4 MiB whatever the size of r. One goroutine reads, one cuts chunks
 // (handing them on without copying) while up to GOMAXPROCS workers hash and
 // store them; the tree is assembled in file order on the caller's
@@ -100,7 +100,7 @@ type job struct {
 const (
 	// segments bounds the segments in use by one Write: one being read, one
 	// being cut, the rest waiting for their chunks to be hashed and stored.
-	segments = 4
+	segments = 3
 )
 
 // firstBody and maxBody bound a segment's body. Bodies double from
@@ -161,16 +161,24 @@ func writeStream(ctx context.Context, r io.Reader, put Putter, p chunker.Params,
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	// tokens bounds the segments in use; a segment gives its token back when
-	// its last chunk is stored (or dropped).
-	tokens := make(chan struct{}, segments)
+	// free holds the buffers of segments whose chunks are all stored (nil:
+	// not allocated yet); its capacity bounds the segments in use. Buffers
+	// are reused within this Write (no garbage per segment) and handed to
+	// segPools for later Writes at the end.
+	free := make(chan []byte, segments)
 	for range segments {
-		tokens <- struct{}{}
+		free <- nil
 	}
+	defer func() {
+		for range segments {
+			if b := <-free; b != nil {
+				putSegBuf(carry, b)
+			}
+		}
+	}()
 	recycle := func(s *segment) {
-		putSegBuf(s.carry, s.buf)
+		free <- s.buf
 		s.buf = nil
-		tokens <- struct{}{}
 	}
 	filled := make(chan *segment, segments)
 	jobs := make(chan *job)
@@ -183,12 +191,19 @@ func writeStream(ctx context.Context, r io.Reader, put Putter, p chunker.Params,
 		defer wg.Done()
 		defer close(filled)
 		for body := firstBody; ; body = min(2*body, maxBody) {
+			var buf []byte
 			select {
-			case <-tokens:
+			case buf = <-free:
 			case <-ctx.Done():
 				return
 			}
-			s := &segment{buf: getSegBuf(carry, body), carry: carry, done: recycle}
+			if len(buf) != carry+body {
+				if buf != nil {
+					putSegBuf(carry, buf) // a smaller one from the ramp-up
+				}
+				buf = getSegBuf(carry, body)
+			}
+			s := &segment{buf: buf, carry: carry, done: recycle}
 			s.refs.Store(1) // the producer's
 			n, err := io.ReadFull(r, s.buf[carry:])
 			s.n = n
