@@ -644,7 +644,7 @@ func (s *netSvc) handshake(ctx context.Context, p peer.ID, inv *contacts.Invite,
 	}
 	b, err := contacts.ReadMsg(st, contacts.MaxMsgSize)
 	if err != nil {
-		return nil, refusalOr(b, err)
+		return nil, err
 	}
 	welcome, err := contacts.ParseWelcome(b)
 	if err != nil {
@@ -683,8 +683,6 @@ func (s *netSvc) handshake(ctx context.Context, p peer.ID, inv *contacts.Invite,
 }
 
 var errInviteRefused = errors.New("the inviter refused")
-
-func refusalOr(b []byte, err error) error { return err }
 
 func writeMarshal(st network.Stream, marshal func() ([]byte, error)) error {
 	b, err := marshal()
@@ -727,7 +725,8 @@ func (s *netSvc) serveInvite(st network.Stream) {
 		refuse("that is our own persona")
 		return
 	}
-	if _, err := s.contacts.CheckInvite(hello.Secret); err != nil {
+	pend, err := s.contacts.CheckInvite(hello.Secret)
+	if err != nil {
 		refuse(inviteProblem(err))
 		return
 	}
@@ -737,7 +736,6 @@ func (s *netSvc) serveInvite(st network.Stream) {
 		refuse("internal error")
 		return
 	}
-	pend, _ := s.contacts.CheckInvite(hello.Secret)
 	welcome, err := contacts.NewWelcome(s.n.keys.DeviceKey(), cert, pend.Name, hello)
 	if err != nil {
 		refuse("internal error")
@@ -827,8 +825,6 @@ func mergeDevices(a, b []string) []string {
 	}
 	return out
 }
-
-func splitNonEmpty(s string) []string { return config.SplitList(s) }
 
 // LoopbackNetwork are overrides that keep a node's networking on loopback:
 // free ports, no mDNS or UPnP traffic on the machine's networks. For tests

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peer-node/peer/internal/apiv1"
+	"github.com/peer-node/peer/internal/config"
 	"github.com/peer-node/peer/internal/contacts"
 	"github.com/peer-node/peer/internal/discovery"
 	"github.com/peer-node/peer/internal/httpapi"
@@ -71,7 +72,7 @@ func (a *netAPI) Net(ctx context.Context) (apiv1.NetStatus, error) {
 		ListenAddrs: nonNil(st.ListenAddrs), Addrs: nonNil(st.Addrs), Relays: nonNil(st.Relays),
 		DHTMode: st.DHTMode, RoutingTable: st.RoutingTable,
 		Index: a.n.cfg.Network.Index, IndexEntries: s.disc.IndexSize(),
-		Indexes: nonNil(splitNonEmpty(a.n.cfg.Network.Indexes)),
+		Indexes: nonNil(config.SplitList(a.n.cfg.Network.Indexes)),
 	}
 	s.mu.Lock()
 	out.Published, out.PublishError = s.published, s.publishErr
