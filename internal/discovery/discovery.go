@@ -295,11 +295,17 @@ func (s *Service) validate(persona string, raw []byte) (*idrecord.Record, error)
 // first valid answer is returned; later, newer ones update the cache), else
 // from an unexpired cached record.
 func (s *Service) Resolve(ctx context.Context, persona string) (Result, error) {
+	return s.resolve(ctx, persona, false)
+}
+
+// resolve is Resolve; with newest it skips the cache and waits for every
+// source (within the timeout) to return the newest record any of them has.
+func (s *Service) resolve(ctx context.Context, persona string, newest bool) (Result, error) {
 	key, err := idrecord.Key(persona)
 	if err != nil {
 		return Result{}, err
 	}
-	if r, ok := s.Cached(persona); ok && s.cfg.Now().Sub(r.At) < cacheFresh {
+	if r, ok := s.Cached(persona); ok && !newest && s.cfg.Now().Sub(r.At) < cacheFresh {
 		r.Source = "cache"
 		return r, nil
 	}
@@ -309,7 +315,7 @@ func (s *Service) Resolve(ctx context.Context, persona string) (Result, error) {
 	}
 	sources := s.sources(key, persona)
 	if len(sources) == 0 {
-		if r, ok := s.Cached(persona); ok {
+		if r, ok := s.Cached(persona); ok && !newest {
 			r.Source = "cache"
 			return r, nil
 		}
@@ -343,14 +349,21 @@ func (s *Service) Resolve(ctx context.Context, persona string) (Result, error) {
 	}
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); wg.Wait(); cancel() }()
-	var errs []error
+	var (
+		errs []error
+		best Result
+	)
 	for range sources {
 		select {
 		case a := <-answers:
-			if a.err == nil {
+			switch {
+			case a.err != nil:
+				errs = append(errs, a.err)
+			case !newest:
 				return a.r, nil
+			case idrecord.Newer(a.r.Record, best.Record):
+				best = a.r
 			}
-			errs = append(errs, a.err)
 		case <-ctx.Done():
 			errs = append(errs, ctx.Err())
 		}
@@ -358,7 +371,10 @@ func (s *Service) Resolve(ctx context.Context, persona string) (Result, error) {
 			break
 		}
 	}
-	if r, ok := s.Cached(persona); ok {
+	if best.Record != nil {
+		return best, nil
+	}
+	if r, ok := s.Cached(persona); ok && !newest {
 		r.Source = "cache"
 		return r, nil
 	}
@@ -610,15 +626,32 @@ func recordHasDevice(rec *idrecord.Record, p peer.ID) bool {
 }
 
 // Connect resolves persona and connects to the first of its devices that
-// answers; it returns that device's peer ID.
+// answers; it returns that device's peer ID. When no device of the
+// resolved record answers, the record may be stale (the persona moved or
+// got a new relay since it was cached): Connect asks every source for the
+// newest record and, if there is a newer one, tries again with it.
 func (s *Service) Connect(ctx context.Context, persona string) (peer.ID, Result, error) {
 	r, err := s.Resolve(ctx, persona)
 	if err != nil {
 		return "", r, err
 	}
+	id, err := s.connectRecord(ctx, r)
+	if err == nil || ctx.Err() != nil {
+		return id, r, err
+	}
+	r2, err2 := s.resolve(ctx, persona, true)
+	if err2 != nil || !idrecord.Newer(r2.Record, r.Record) {
+		return "", r, err
+	}
+	id, err = s.connectRecord(ctx, r2)
+	return id, r2, err
+}
+
+// connectRecord connects to the first device of r that answers.
+func (s *Service) connectRecord(ctx context.Context, r Result) (peer.ID, error) {
 	devs := Devices(r.Record)
 	if len(devs) == 0 {
-		return "", r, fmt.Errorf("%w: the record lists no device", ErrUnreachable)
+		return "", fmt.Errorf("%w: the record lists no device", ErrUnreachable)
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -641,11 +674,11 @@ func (s *Service) Connect(ctx context.Context, persona string) (peer.ID, Result,
 	for range devs {
 		x := <-ch
 		if x.err == nil {
-			return x.id, r, nil
+			return x.id, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", x.id, x.err))
 	}
-	return "", r, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
+	return "", fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
 }
 
 // Forget drops the cached record of persona (the next Resolve asks the

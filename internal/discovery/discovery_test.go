@@ -75,11 +75,17 @@ func newNode(t *testing.T, cfg Config) *node {
 // record signs a fresh record of n's device at its listen addresses.
 func (n *node) record(t *testing.T) []byte {
 	t.Helper()
-	n.seq++
 	var addrs []string
 	for _, a := range n.h.Addrs() {
 		addrs = append(addrs, a.String())
 	}
+	return n.recordAt(t, addrs)
+}
+
+// recordAt signs a fresh record of n's device at addrs.
+func (n *node) recordAt(t *testing.T, addrs []string) []byte {
+	t.Helper()
+	n.seq++
 	now := time.Now()
 	r := &idrecord.Record{Persona: n.did, Seq: n.seq, Issued: now, Expires: now.Add(time.Hour),
 		Devices: []idrecord.Device{{Cert: n.cert, Addrs: addrs}}}
@@ -133,6 +139,48 @@ func TestIndexPath(t *testing.T) {
 	stranger := newNode(t, Config{})
 	if _, err := c.svc.Resolve(ctx, stranger.did); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown persona: %v", err)
+	}
+}
+
+// TestConnectRefreshesStaleRecord: a cached record whose addresses no
+// longer work (the persona moved) does not block Connect for the cache's
+// freshness period: Connect asks the sources again and uses the newer one.
+func TestConnectRefreshesStaleRecord(t *testing.T) {
+	ctx := context.Background()
+	ix := newNode(t, Config{ServeIndex: true})
+	a := newNode(t, Config{Indexes: []peer.AddrInfo{info(ix)}})
+	b := newNode(t, Config{Indexes: []peer.AddrInfo{info(ix)}, Timeout: 2 * time.Second})
+
+	// A's first record lists an address where nobody listens; B caches it.
+	if _, err := a.svc.Publish(ctx, a.recordAt(t, []string{"/ip4/127.0.0.1/tcp/1"})); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := b.svc.Resolve(ctx, a.did); err != nil || r.Record.Seq != a.seq {
+		t.Fatalf("resolve: %v", err)
+	}
+	// A "moves" and publishes its real addresses.
+	if _, err := a.svc.Publish(ctx, a.record(t)); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := b.svc.Cached(a.did); !ok || r.Record.Seq != a.seq-1 {
+		t.Fatal("B should still hold the stale record in its cache")
+	}
+	id, r, err := b.svc.Connect(ctx, a.did)
+	if err != nil {
+		t.Fatalf("connect with a stale cached record: %v", err)
+	}
+	if id != a.h.ID() || r.Record.Seq != a.seq {
+		t.Fatalf("connected to %s with record seq %d, want %s seq %d", id, r.Record.Seq, a.h.ID(), a.seq)
+	}
+	if c, _ := b.svc.Cached(a.did); c.Record.Seq != a.seq {
+		t.Fatalf("cache holds seq %d after the refresh, want %d", c.Record.Seq, a.seq)
+	}
+
+	// When there is nothing newer, Connect fails with the first error.
+	a.h.Close()
+	b.h.Network().ClosePeer(a.h.ID())
+	if _, _, err := b.svc.Connect(ctx, a.did); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("connect to a closed host: %v, want ErrUnreachable", err)
 	}
 }
 
