@@ -85,6 +85,11 @@ func (a *app) printNet(st apiv1.NetStatus) {
 	}
 	fmt.Fprintf(tw, "published:\t%s\n", pub)
 	fmt.Fprintf(tw, "connections:\t%d direct, %d relayed\n", st.Direct, st.RelayedConns)
+	hp := fmt.Sprintf("%d succeeded, %d failed", st.HolePunch.Succeeded, st.HolePunch.Failed)
+	if st.HolePunch.LastError != "" {
+		hp += " (last: " + st.HolePunch.LastError + ")"
+	}
+	fmt.Fprintf(tw, "hole punching:\t%s\n", hp)
 	tw.Flush()
 	if len(st.Conns) > 0 {
 		fmt.Fprintln(a.stdout)

@@ -44,6 +44,17 @@ type NetStatus struct {
 	Direct       int       `json:"direct"`
 	RelayedConns int       `json:"relayed_conns"`
 	Conns        []Conn    `json:"conns"`
+	HolePunch    HolePunch `json:"hole_punch"`
+}
+
+// HolePunch counts hole punches (DCUtR: turning a relayed connection into
+// a direct one) since the node started.
+type HolePunch struct {
+	Succeeded int       `json:"succeeded"`
+	Failed    int       `json:"failed"`
+	LastPeer  string    `json:"last_peer,omitempty"`
+	LastError string    `json:"last_error,omitempty"` // of the latest one, if it failed
+	Last      time.Time `json:"last,omitzero"`
 }
 
 // Target is the body of POST /api/v1/peers/ping and /api/v1/peers/connect:

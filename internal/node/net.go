@@ -34,6 +34,9 @@ const (
 	republishInterval = 30 * time.Minute
 	// addrSettle debounces republishing after our addresses change.
 	addrSettle = 2 * time.Second
+	// publishRetryMin is the first wait before retrying a failed publish;
+	// it doubles up to republishInterval.
+	publishRetryMin = 30 * time.Second
 	// handshakeTimeout bounds the whole invite handshake.
 	handshakeTimeout = 20 * time.Second
 )
@@ -93,6 +96,7 @@ func (n *Node) startNetwork() error {
 		MDNS:           c.MDNS,
 		NATPortMap:     c.NATPortMap,
 		HolePunching:   c.HolePunching,
+		OnHolePunch:    s.onHolePunch,
 		RelayService:   c.RelayService,
 		RelayStrangers: c.RelayStrangers,
 		RelayLimit:     p2p.RelayLimit{Duration: time.Duration(c.RelayLimitMinutes) * time.Minute, Data: int64(c.RelayLimitMB) << 20},
@@ -293,6 +297,19 @@ func (s *netSvc) onConnect(c network.Conn) {
 	}
 }
 
+// onHolePunch reports a finished hole punch on the event stream and in
+// the log.
+func (s *netSvc) onHolePunch(r p2p.HolePunchResult) {
+	ev := map[string]any{"peer": r.Peer.String(), "success": r.Success, "ms": r.Elapsed.Milliseconds()}
+	if r.Success {
+		s.n.log.Info("hole punch: direct connection", "peer", r.Peer, "took", r.Elapsed.Round(time.Millisecond))
+	} else {
+		ev["error"] = r.Error
+		s.n.log.Info("hole punch failed; the connection stays relayed", "peer", r.Peer, "err", r.Error)
+	}
+	s.n.bus.Publish("net.holepunch", ev)
+}
+
 func (s *netSvc) onDisconnect(c network.Conn) {
 	p := c.RemotePeer()
 	if s.host.Host().Network().Connectedness(p) == network.Connected {
@@ -328,10 +345,22 @@ func (s *netSvc) bootstrapAndPublish() {
 		return
 	}
 	defer sub.Close()
-	s.publish(ctx)
 	tick := time.NewTicker(republishInterval)
 	defer tick.Stop()
-	var settle <-chan time.Time
+	var settle, retry <-chan time.Time
+	backoff := publishRetryMin
+	publish := func() {
+		if s.publish(ctx) {
+			retry, backoff = nil, publishRetryMin
+			return
+		}
+		// Nobody took the record (no peers yet, say): try again soon,
+		// then less and less often, instead of waiting for the next
+		// republish.
+		retry = time.After(backoff)
+		backoff = min(2*backoff, republishInterval)
+	}
+	publish()
 	for {
 		select {
 		case <-ctx.Done():
@@ -340,17 +369,20 @@ func (s *netSvc) bootstrapAndPublish() {
 			settle = time.After(addrSettle)
 		case <-settle:
 			settle = nil
-			s.publish(ctx)
+			publish()
+		case <-retry:
+			publish()
 		case <-s.republish:
-			s.publish(ctx)
+			publish()
 		case <-tick.C:
-			s.publish(ctx)
+			publish()
 		}
 	}
 }
 
-// publish builds, signs and publishes our identity record.
-func (s *netSvc) publish(ctx context.Context) {
+// publish builds, signs and publishes our identity record; it reports
+// whether that worked.
+func (s *netSvc) publish(ctx context.Context) bool {
 	raw, err := s.buildRecord()
 	if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -369,6 +401,7 @@ func (s *netSvc) publish(ctx context.Context) {
 	} else if err == nil {
 		s.n.bus.Publish("net.published", map[string]any{"persona": s.n.Persona()})
 	}
+	return err == nil
 }
 
 // nextSeq returns a sequence number above every one used before: the

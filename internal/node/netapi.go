@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -73,6 +74,10 @@ func (a *netAPI) Net(ctx context.Context) (apiv1.NetStatus, error) {
 		DHTMode: st.DHTMode, RoutingTable: st.RoutingTable,
 		Index: a.n.cfg.Network.Index, IndexEntries: s.disc.IndexSize(),
 		Indexes: nonNil(config.SplitList(a.n.cfg.Network.Indexes)),
+		HolePunch: apiv1.HolePunch{
+			Succeeded: st.HolePunch.Succeeded, Failed: st.HolePunch.Failed,
+			LastPeer: st.HolePunch.LastPeer, LastError: st.HolePunch.LastError, Last: st.HolePunch.Last,
+		},
 	}
 	s.mu.Lock()
 	out.Published, out.PublishError = s.published, s.publishErr
@@ -130,12 +135,59 @@ func (a *netAPI) Ping(ctx context.Context, target string) (apiv1.PingResult, err
 	if err != nil {
 		return apiv1.PingResult{}, netError(err)
 	}
-	rtt, err := s.host.Ping(ctx, id)
+	rtt, err := s.pingOnce(ctx, id)
+	if err != nil && ctx.Err() == nil {
+		// The connection may be dead without libp2p knowing yet (a relay
+		// on the path went away; QUIC notices only after its idle
+		// timeout): drop it, find the target again and try once more.
+		s.dropPath(ctx, id)
+		id2, persona2, source2, err2 := s.resolveTarget(ctx, target)
+		if err2 == nil {
+			id, persona, source = id2, persona2, source2
+			rtt, err = s.pingOnce(ctx, id)
+		}
+	}
 	if err != nil {
 		return apiv1.PingResult{}, netError(errors.Join(discovery.ErrUnreachable, err))
 	}
 	return apiv1.PingResult{PeerID: id.String(), Persona: persona, RTTMs: float64(rtt.Microseconds()) / 1000,
 		Relayed: s.relayedTo(id), Source: source}, nil
+}
+
+// pingTimeout bounds one round trip: a live peer answers well within it,
+// even through a relay on a slow link.
+const pingTimeout = 10 * time.Second
+
+func (s *netSvc) pingOnce(ctx context.Context, id peer.ID) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	return s.host.Ping(ctx, id)
+}
+
+// relayCheckTimeout bounds the ping that checks whether a relay is alive.
+const relayCheckTimeout = 3 * time.Second
+
+// dropPath closes our connections to id, after a ping over them went
+// unanswered, and the connections to every relay they went through that no
+// longer answers either (a relay that died is noticed by QUIC only after
+// its idle timeout; until then dials through it would hang).
+func (s *netSvc) dropPath(ctx context.Context, id peer.ID) {
+	nw := s.host.Host().Network()
+	var relays []peer.ID
+	for _, c := range nw.ConnsToPeer(id) {
+		if r, ok := p2p.RelayPeer(c.RemoteMultiaddr()); ok && !slices.Contains(relays, r) {
+			relays = append(relays, r)
+		}
+	}
+	_ = nw.ClosePeer(id)
+	for _, r := range relays {
+		rctx, cancel := context.WithTimeout(ctx, relayCheckTimeout)
+		if _, err := s.host.Ping(rctx, r); err != nil && ctx.Err() == nil {
+			s.n.log.Info("relay does not answer; dropping our connections to it", "relay", r, "err", err)
+			_ = nw.ClosePeer(r)
+		}
+		cancel()
+	}
 }
 
 func (a *netAPI) Connect(ctx context.Context, target string) (apiv1.ConnectResult, error) {

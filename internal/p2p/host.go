@@ -3,11 +3,13 @@ package p2p
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/routing"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
@@ -45,6 +48,7 @@ type Host struct {
 	cm  *connmgr.BasicConnMgr
 	cfg *config
 	log *slog.Logger
+	hp  *hpTracer
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -116,8 +120,9 @@ func New(ctx context.Context, priv ed25519.PrivateKey, o Options) (*Host, error)
 	if c.NATPortMap {
 		opts = append(opts, libp2p.NATPortMap())
 	}
+	hp := &hpTracer{notify: c.OnHolePunch}
 	if c.HolePunching {
-		opts = append(opts, libp2p.EnableHolePunching())
+		opts = append(opts, libp2p.EnableHolePunching(holepunch.WithTracer(hp)))
 	}
 	if c.RelayService {
 		opts = append(opts, libp2p.EnableRelayService(relayServiceOptions(c)...))
@@ -137,7 +142,7 @@ func New(ctx context.Context, priv ed25519.PrivateKey, o Options) (*Host, error)
 	}
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{
-		h: lh, cm: cm, cfg: c, log: c.Logger.With("peer", lh.ID().String()),
+		h: lh, cm: cm, cfg: c, log: c.Logger.With("peer", lh.ID().String()), hp: hp,
 		ctx: hctx, cancel: cancel,
 		reach: network.ReachabilityUnknown,
 		nat:   map[network.NATTransportProtocol]network.NATDeviceType{},
@@ -397,9 +402,19 @@ func (h *Host) PutValue(ctx context.Context, key string, val []byte) error {
 		return ErrNoDHT
 	}
 	if err := h.dht.PutValue(ctx, key, val); err != nil {
-		return fmt.Errorf("DHT put %s: %w", key, err)
+		return fmt.Errorf("DHT put %s: %w", printableKey(key), err)
 	}
 	return nil
+}
+
+// printableKey shows a DHT key "/<namespace>/<binary>" with the binary
+// part in hex, fit for logs and error messages.
+func printableKey(key string) string {
+	ns, rest, ok := strings.Cut(strings.TrimPrefix(key, "/"), "/")
+	if !ok {
+		return fmt.Sprintf("%q", key)
+	}
+	return "/" + ns + "/" + hex.EncodeToString([]byte(rest))
 }
 
 // GetValue fetches the best record for key from the DHT; ErrNotFound when
@@ -410,10 +425,10 @@ func (h *Host) GetValue(ctx context.Context, key string) ([]byte, error) {
 	}
 	v, err := h.dht.GetValue(ctx, key)
 	if errors.Is(err, routing.ErrNotFound) {
-		return nil, fmt.Errorf("DHT get %s: %w: %w", key, ErrNotFound, err)
+		return nil, fmt.Errorf("DHT get %s: %w: %w", printableKey(key), ErrNotFound, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("DHT get %s: %w", key, err)
+		return nil, fmt.Errorf("DHT get %s: %w", printableKey(key), err)
 	}
 	return v, nil
 }

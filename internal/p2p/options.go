@@ -37,6 +37,9 @@ type Options struct {
 	NATPortMap bool
 	// HolePunching turns on DCUtR over relayed connections.
 	HolePunching bool
+	// OnHolePunch, when set, is told of every finished hole punch (from a
+	// libp2p goroutine: it must not block).
+	OnHolePunch func(HolePunchResult)
 
 	// RelayService makes this host a circuit relay v2 (it serves only while
 	// AutoNAT finds it publicly reachable, or Reachability is "public").

@@ -28,3 +28,16 @@ func TestPeerID(t *testing.T) {
 		t.Fatal("want error for a short key")
 	}
 }
+
+func TestPrintableKey(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/peerid/\x00\xff", "/peerid/00ff"},
+		{"/peerid/", "/peerid/"},
+		{"nokey", `"nokey"`},
+		{"/ns", `"/ns"`},
+	} {
+		if got := printableKey(tc.in); got != tc.want {
+			t.Errorf("printableKey(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

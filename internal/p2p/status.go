@@ -21,6 +21,7 @@ type Status struct {
 	DHTMode      string   // "server", "client", "off"
 	RoutingTable int      // peers in the DHT routing table
 	Conns        []ConnInfo
+	HolePunch    HolePunchStats
 }
 
 // ConnInfo describes one open connection.
@@ -44,6 +45,7 @@ func (h *Host) Status() Status {
 	h.mu.Lock()
 	st.Reachability = reachabilityString(h.reach)
 	st.NATType = natString(h.nat)
+	st.HolePunch = h.hp.stats()
 	for _, p := range h.relays {
 		st.Relays = append(st.Relays, p.String())
 	}
@@ -159,6 +161,16 @@ func transportName(a ma.Multiaddr) string {
 
 // relayIDs extracts the relay peer IDs from circuit addresses
 // (…/p2p/<relay>/p2p-circuit).
+// RelayPeer returns the relay a circuit address goes through (the last
+// /p2p/ before /p2p-circuit), or false for a direct address.
+func RelayPeer(a ma.Multiaddr) (peer.ID, bool) {
+	ids := relayIDs([]ma.Multiaddr{a})
+	if len(ids) == 0 {
+		return "", false
+	}
+	return ids[0], true
+}
+
 func relayIDs(addrs []ma.Multiaddr) []peer.ID {
 	var out []peer.ID
 	for _, a := range addrs {
