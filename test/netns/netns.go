@@ -22,8 +22,8 @@
 //     addresses are 11.0.0.11 upwards. Public hosts have no default route:
 //     the /24 is the whole world.
 //   - [Net.AddHome] adds a router namespace (WAN side on the public segment,
-//     ip_forward on, MASQUERADE on its WAN interface, forwarding of
-//     unsolicited inbound connections dropped) and a home host behind it
+//     ip_forward on, MASQUERADE on its WAN interface, unsolicited inbound
+//     packets dropped silently, whether to be forwarded or for the router) and a home host behind it
 //     with a default route via the router. Every home uses 192.168.1.0/24,
 //     like real homes do. [PortPreserving] is plain MASQUERADE (the NAT
 //     keeps the source port when it can); [PortRandomising] adds
@@ -312,9 +312,14 @@ func (n *Net) AddHome(name string, nat NAT) *Host {
 		masq = append(masq, "--random-fully")
 	}
 	n.iptables(t, rtr.NS, masq...)
-	// Like a home router: replies come in, unsolicited connections do not.
+	// Like a home router: replies come in, unsolicited connections do not,
+	// and unsolicited packets to the router itself are dropped silently
+	// (no RST or ICMP "port unreachable" that would abort a peer's half of
+	// a hole punch arriving before our own half went out).
 	n.iptables(t, rtr.NS, "-A", "FORWARD", "-i", "wan", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
 	n.iptables(t, rtr.NS, "-A", "FORWARD", "-i", "wan", "-j", "DROP")
+	n.iptables(t, rtr.NS, "-A", "INPUT", "-i", "wan", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
+	n.iptables(t, rtr.NS, "-A", "INPUT", "-i", "wan", "-j", "DROP")
 
 	// Home host: default route via the router.
 	n.ip(t, "-n", home.NS, "addr", "add", HomeAddr+"/24", "dev", "eth0")
