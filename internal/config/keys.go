@@ -100,7 +100,7 @@ var keys = []key{
 		nil),
 	newKey("network.relay_strangers", func(c *Config) *bool { return &c.Network.RelayStrangers },
 		false,
-		"Also relay for peers that are not contacts.",
+		"Also relay for peers that are not contacts (they get the same limits: lower relay_limit_* too).",
 		nil),
 	newKey("network.relay_limit_mb", func(c *Config) *int { return &c.Network.RelayLimitMB },
 		1024,
