@@ -1,0 +1,466 @@
+package exchange
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peer-node/peer/internal/blockstore"
+	"github.com/peer-node/peer/internal/cid"
+)
+
+// Request says what Fetch fetches.
+type Request struct {
+	// MiMei names the object the blocks belong to; servers use it for
+	// their access check. At most MaxMiMei bytes.
+	MiMei string
+	// Roots are where the walk starts.
+	Roots []cid.CID
+	// Links returns the children of a block, to be fetched after it. Nil:
+	// blocks have no children. An error fails the fetch.
+	Links func(c cid.CID, data []byte) ([]cid.CID, error)
+	// Progress, if set, is called after every block is done (fetched or
+	// found locally), one call at a time.
+	Progress func(p Progress)
+	// Window is the number of blocks asked of one provider and not yet
+	// answered. 0: 64; at most 1024.
+	Window int
+	// Timeout is how long a provider may take to answer its oldest
+	// outstanding block before it is dropped. 0: 1 minute.
+	Timeout time.Duration
+}
+
+// Progress is reported while fetching.
+type Progress struct {
+	Done  int   // blocks done: fetched plus found locally
+	Known int   // blocks seen so far (grows as links are read)
+	Bytes int64 // bytes fetched from providers
+}
+
+// Result says what Fetch did.
+type Result struct {
+	Fetched     int             // blocks fetched from providers
+	Skipped     int             // blocks already in the local store (their links were still walked)
+	Bytes       int64           // bytes fetched
+	PerProvider map[peer.ID]int // blocks fetched from each provider
+	Bad         int             // blocks that did not match their CID (each dropped its provider)
+}
+
+// Default and maximum window.
+const (
+	defaultWindow = 64
+	maxWindow     = 1024
+)
+
+// errDone is the cancel cause of a fetch that finished.
+var errDone = errors.New("exchange: fetch done")
+
+// Fetch fetches every block reachable from req.Roots through req.Links that
+// local does not have, from providers, and stores each in local after
+// checking it against its CID. Blocks found locally are not fetched but
+// their links are followed, so calling Fetch again after an interrupted
+// fetch fetches only the rest.
+//
+// All providers are asked at once: each has its own stream and window and
+// takes work from one shared queue, so faster providers take more. A
+// provider that sends a block that does not match its CID is dropped for
+// this fetch and the block asked of another (Result.Bad counts these); one
+// that fails or disconnects has its outstanding blocks asked of the others.
+// A block that every remaining provider answered missing or denied fails
+// the fetch with ErrUnavailable; running out of providers fails it with
+// ErrNoProviders. On error the Result still counts what was done.
+func Fetch(ctx context.Context, h host.Host, local blockstore.Store, req Request, providers []peer.ID) (Result, error) {
+	if len(req.MiMei) > MaxMiMei {
+		return Result{}, fmt.Errorf("exchange: MiMei of %d bytes, limit %d", len(req.MiMei), MaxMiMei)
+	}
+	if req.Window <= 0 {
+		req.Window = defaultWindow
+	}
+	req.Window = min(req.Window, maxWindow)
+	if req.Timeout <= 0 {
+		req.Timeout = time.Minute
+	}
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	f := &fetcher{
+		ctx: fctx, cancel: cancel, h: h, local: local, req: req,
+		seen:   map[cid.CID]struct{}{},
+		failed: map[cid.CID]map[peer.ID]uint8{},
+		live:   map[peer.ID]bool{},
+		wake:   make(chan struct{}),
+		res:    Result{PerProvider: map[peer.ID]int{}},
+	}
+	for _, p := range providers {
+		if p != h.ID() && p != "" {
+			f.live[p] = true
+		}
+	}
+	if err := f.resolve(f.register(req.Roots)); err != nil {
+		f.fail(err)
+	}
+	f.mu.Lock()
+	if f.open > 0 && len(f.live) == 0 && fctx.Err() == nil {
+		f.failLocked(fmt.Errorf("%w: %d blocks to fetch and no providers", ErrNoProviders, f.open))
+	}
+	if f.open == 0 {
+		cancel(errDone)
+	}
+	var wg sync.WaitGroup
+	for p := range f.live {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.run(p)
+		}()
+	}
+	f.mu.Unlock()
+	<-fctx.Done()
+	wg.Wait()
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	res := f.res
+	if cause := context.Cause(fctx); cause != errDone {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		return res, cause
+	}
+	return res, nil
+}
+
+// fetcher is the state of one Fetch.
+type fetcher struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	h      host.Host
+	local  blockstore.Store
+	req    Request
+
+	mu     sync.Mutex
+	seen   map[cid.CID]struct{}
+	queue  []cid.CID                     // waiting for a provider
+	failed map[cid.CID]map[peer.ID]uint8 // providers that answered missing or denied
+	live   map[peer.ID]bool              // providers still in use
+	open   int                           // seen but not done: queued, outstanding or being walked
+	known  int
+	wake   chan struct{} // closed and replaced whenever the queue grows
+	res    Result
+
+	progMu sync.Mutex // one Progress call at a time, in order
+}
+
+// register marks the unseen CIDs of cs seen and open, and returns them.
+func (f *fetcher) register(cs []cid.CID) []cid.CID {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []cid.CID
+	for _, c := range cs {
+		if _, ok := f.seen[c]; ok {
+			continue
+		}
+		f.seen[c] = struct{}{}
+		f.open++
+		f.known++
+		out = append(out, c)
+	}
+	return out
+}
+
+// resolve walks registered CIDs: one the local store has is done and its
+// children are walked; the others are queued for the providers.
+func (f *fetcher) resolve(cs []cid.CID) error {
+	stack := cs
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if err := f.ctx.Err(); err != nil {
+			return err
+		}
+		data, ok := f.readLocal(c)
+		if !ok {
+			f.enqueue(c)
+			continue
+		}
+		children, err := f.links(c, data)
+		if err != nil {
+			return err
+		}
+		stack = append(stack, f.register(children)...)
+		f.done(c, "", 0)
+	}
+	return nil
+}
+
+// readLocal returns a block the local store has and can read; anything
+// else (absent, unreadable, corrupt) is fetched.
+func (f *fetcher) readLocal(c cid.CID) ([]byte, bool) {
+	if has, err := f.local.Has(f.ctx, c); err != nil || !has {
+		return nil, false
+	}
+	data, err := f.local.Get(f.ctx, c)
+	return data, err == nil
+}
+
+func (f *fetcher) links(c cid.CID, data []byte) ([]cid.CID, error) {
+	if f.req.Links == nil {
+		return nil, nil
+	}
+	children, err := f.req.Links(c, data)
+	if err != nil {
+		return nil, fmt.Errorf("exchange: links of block %s: %w", c, err)
+	}
+	return children, nil
+}
+
+func (f *fetcher) enqueue(c cid.CID) {
+	f.mu.Lock()
+	f.queue = append(f.queue, c)
+	f.wakeLocked()
+	f.mu.Unlock()
+}
+
+func (f *fetcher) wakeLocked() {
+	close(f.wake)
+	f.wake = make(chan struct{})
+}
+
+// done records a finished block: fetched from p (n bytes), or found
+// locally when p is empty. Its children must be registered first.
+func (f *fetcher) done(c cid.CID, p peer.ID, n int) {
+	f.mu.Lock()
+	if p == "" {
+		f.res.Skipped++
+	} else {
+		f.res.Fetched++
+		f.res.Bytes += int64(n)
+		f.res.PerProvider[p]++
+	}
+	delete(f.failed, c)
+	f.open--
+	if f.open == 0 {
+		f.cancel(errDone)
+	}
+	f.mu.Unlock()
+	if f.req.Progress != nil {
+		f.progMu.Lock()
+		f.mu.Lock()
+		pr := Progress{Done: f.res.Fetched + f.res.Skipped, Known: f.known, Bytes: f.res.Bytes}
+		f.mu.Unlock()
+		f.req.Progress(pr)
+		f.progMu.Unlock()
+	}
+}
+
+func (f *fetcher) fail(err error) {
+	f.mu.Lock()
+	f.failLocked(err)
+	f.mu.Unlock()
+}
+
+func (f *fetcher) failLocked(err error) { f.cancel(err) }
+
+// take gives p up to n queued CIDs it has not already answered missing or
+// denied, and the channel closed when more are queued.
+func (f *fetcher) take(p peer.ID, n int) ([]cid.CID, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n = min(n, MaxWantCIDs)
+	var batch, skipped []cid.CID
+	i := 0
+	for ; i < len(f.queue) && len(batch) < n; i++ {
+		c := f.queue[i]
+		if _, no := f.failed[c][p]; no {
+			skipped = append(skipped, c)
+			continue
+		}
+		batch = append(batch, c)
+	}
+	if len(skipped) > 0 {
+		f.queue = append(skipped, f.queue[i:]...)
+	} else {
+		f.queue = f.queue[i:]
+	}
+	return batch, f.wake
+}
+
+// requeueLocked puts cs at the front of the queue.
+func (f *fetcher) requeueLocked(cs []cid.CID) {
+	if len(cs) == 0 {
+		return
+	}
+	q := make([]cid.CID, 0, len(cs)+len(f.queue))
+	f.queue = append(append(q, cs...), f.queue...)
+	f.wakeLocked()
+}
+
+// refused records that p answered c with status (missing or denied) and
+// fails the fetch if no live provider is left to ask.
+func (f *fetcher) refused(p peer.ID, c cid.CID, status uint8) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := f.failed[c]
+	if m == nil {
+		m = map[peer.ID]uint8{}
+		f.failed[c] = m
+	}
+	m[p] = status
+	if !f.checkLocked(c) {
+		return
+	}
+	f.requeueLocked([]cid.CID{c})
+}
+
+// checkLocked fails the fetch, and says false, if every live provider
+// refused c.
+func (f *fetcher) checkLocked(c cid.CID) bool {
+	m := f.failed[c]
+	for p := range f.live {
+		if _, ok := m[p]; !ok {
+			return true
+		}
+	}
+	var parts []string
+	for p, st := range m {
+		what := "missing"
+		if st == StatusDenied {
+			what = "denied"
+		}
+		parts = append(parts, fmt.Sprintf("%s at %s", what, p))
+	}
+	sort.Strings(parts)
+	f.failLocked(fmt.Errorf("%w: block %s: %s", ErrUnavailable, c, strings.Join(parts, ", ")))
+	return false
+}
+
+// drop stops using p: its outstanding CIDs go back to the queue, and the
+// fetch fails if what is left cannot be fetched.
+func (f *fetcher) drop(p peer.ID, outstanding []cid.CID, cause error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.live, p)
+	f.requeueLocked(outstanding)
+	if f.ctx.Err() != nil {
+		return
+	}
+	if len(f.live) == 0 {
+		f.failLocked(fmt.Errorf("%w: %d blocks left; last provider %s: %w", ErrNoProviders, f.open, p, cause))
+		return
+	}
+	for c := range f.failed {
+		if !f.checkLocked(c) {
+			return
+		}
+	}
+}
+
+// errBadBlock: a provider sent a block that does not match its CID.
+var errBadBlock = errors.New("exchange: provider sent a block that does not match its CID")
+
+// run fetches from p until the fetch ends or p is dropped.
+func (f *fetcher) run(p peer.ID) {
+	var out []cid.CID // asked of p and not yet answered, in order
+	err := f.serve(p, &out)
+	if err != nil && f.ctx.Err() == nil {
+		f.drop(p, out, err)
+	}
+}
+
+func (f *fetcher) serve(p peer.ID, out *[]cid.CID) (err error) {
+	var st network.Stream
+	var r *bufio.Reader
+	var w *bufio.Writer
+	defer func() {
+		if st == nil {
+			return
+		}
+		if err == nil && len(*out) == 0 {
+			st.Close()
+		} else {
+			st.Reset()
+		}
+	}()
+	for {
+		batch, wake := f.take(p, f.req.Window-len(*out))
+		if len(batch) > 0 {
+			*out = append(*out, batch...)
+			if st == nil {
+				st, err = f.h.NewStream(network.WithAllowLimitedConn(f.ctx, "exchange"), p, ProtoBlocks)
+				if err != nil {
+					st = nil
+					return fmt.Errorf("exchange: opening stream to %s: %w", p, err)
+				}
+				// Unblock reads and writes when the fetch ends.
+				defer context.AfterFunc(f.ctx, func() { st.Reset() })()
+				r = newReader(st)
+				w = bufio.NewWriterSize(st, 4<<10)
+			}
+			want := Want{MiMei: f.req.MiMei, CIDs: make([][]byte, len(batch))}
+			for i, c := range batch {
+				want.CIDs[i] = c.Bytes()
+			}
+			st.SetWriteDeadline(time.Now().Add(f.req.Timeout))
+			if err := WriteWant(w, &want); err != nil {
+				return err
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(*out) == 0 {
+			select {
+			case <-wake:
+				continue
+			case <-f.ctx.Done():
+				return nil
+			}
+		}
+		st.SetReadDeadline(time.Now().Add(f.req.Timeout))
+		blk, err := ReadBlock(r)
+		if err != nil {
+			return err
+		}
+		c := (*out)[0]
+		if !bytes.Equal(blk.CID, c.Bytes()) {
+			return fmt.Errorf("%w: %s answered %x, asked for %s", ErrMalformed, p, blk.CID, c)
+		}
+		if blk.Status != StatusOK {
+			*out = (*out)[1:]
+			f.refused(p, c, blk.Status)
+			continue
+		}
+		if err := cid.Verify(c, blk.Data); err != nil {
+			f.mu.Lock()
+			f.res.Bad++
+			f.mu.Unlock()
+			return fmt.Errorf("%w: %s: %w", errBadBlock, p, err)
+		}
+		if err := f.local.Put(f.ctx, c, blk.Data); err != nil {
+			f.fail(fmt.Errorf("exchange: storing block %s: %w", c, err))
+			return nil
+		}
+		*out = (*out)[1:]
+		children, err := f.links(c, blk.Data)
+		if err != nil {
+			f.fail(err)
+			return nil
+		}
+		news := f.register(children)
+		f.done(c, p, len(blk.Data))
+		if err := f.resolve(news); err != nil {
+			f.fail(err)
+			return nil
+		}
+	}
+}

@@ -1,0 +1,122 @@
+package exchange
+
+import (
+	"context"
+	"io"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peer-node/peer/internal/blockstore/memstore"
+)
+
+// benchMiB is the amount each benchmark moves: PEER_BENCH_EXCHANGE_MB,
+// default 256.
+func benchMiB(b *testing.B) int {
+	if s := os.Getenv("PEER_BENCH_EXCHANGE_MB"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("PEER_BENCH_EXCHANGE_MB=%q", s)
+		}
+		return n
+	}
+	return 256
+}
+
+const rawProto = "/peer/bench-raw/1.0.0"
+
+// rawThroughput writes mib MiB on one stream from client to server (which
+// discards them and then closes) and returns MB/s.
+func rawThroughput(b *testing.B, client, server host.Host, mib int) float64 {
+	server.SetStreamHandler(rawProto, func(st network.Stream) {
+		io.Copy(io.Discard, st)
+		st.Close()
+	})
+	defer server.RemoveStreamHandler(rawProto)
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	st, err := client.NewStream(context.Background(), server.ID(), rawProto)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range mib {
+		if _, err := st.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st.CloseWrite()
+	io.Copy(io.Discard, st) // the server's close: everything arrived
+	st.Close()
+	return mbps(int64(mib)<<20, time.Since(start))
+}
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
+
+func fetchOnce(b *testing.B, client host.Host, d *dag, ids []peer.ID) time.Duration {
+	local := memstore.New()
+	start := time.Now()
+	res, err := Fetch(context.Background(), client, local, d.request(), ids)
+	if err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(start)
+	if res.Bytes != d.bytes {
+		b.Fatalf("fetched %d bytes of %d", res.Bytes, d.bytes)
+	}
+	return el
+}
+
+// BenchmarkFetch fetches S MiB of 1 MiB blocks over loopback libp2p and
+// compares it with one raw stream carrying S MiB in the same run
+// (ratio-vs-raw); sub-benchmark providers-3-vs-1 compares three providers
+// with one (speedup).
+func BenchmarkFetch(b *testing.B) {
+	mib := benchMiB(b)
+	d := makeDAG(b, mib, 1<<20)
+	store := d.store(b)
+
+	b.Run("vs-raw", func(b *testing.B) {
+		client := newHost(b)
+		p := newProvider(b, client, store, ServerConfig{})
+		b.SetBytes(d.bytes)
+		var fetchT time.Duration
+		var raw float64
+		b.ResetTimer()
+		for range b.N {
+			fetchT += fetchOnce(b, client, d, []peer.ID{p.h.ID()})
+			b.StopTimer()
+			raw += rawThroughput(b, client, p.h, mib)
+			b.StartTimer()
+		}
+		fetch := mbps(d.bytes*int64(b.N), fetchT)
+		raw /= float64(b.N)
+		b.ReportMetric(fetch, "fetch-MB/s")
+		b.ReportMetric(raw, "raw-MB/s")
+		b.ReportMetric(fetch/raw, "ratio-vs-raw")
+	})
+
+	b.Run("providers-3-vs-1", func(b *testing.B) {
+		client := newHost(b)
+		var ids []peer.ID
+		for range 3 {
+			ids = append(ids, newProvider(b, client, store, ServerConfig{}).h.ID())
+		}
+		b.SetBytes(d.bytes)
+		var one, three time.Duration
+		b.ResetTimer()
+		for range b.N {
+			three += fetchOnce(b, client, d, ids)
+			b.StopTimer()
+			one += fetchOnce(b, client, d, ids[:1])
+			b.StartTimer()
+		}
+		b.ReportMetric(mbps(d.bytes*int64(b.N), three), "3-providers-MB/s")
+		b.ReportMetric(mbps(d.bytes*int64(b.N), one), "1-provider-MB/s")
+		b.ReportMetric(one.Seconds()/three.Seconds(), "speedup")
+	})
+}

@@ -1,0 +1,267 @@
+// Package exchange moves blocks between peers over libp2p streams: the
+// block exchange protocol /peer/blocks/1.0.0 (see wire.go and
+// docs/exchange.md).
+//
+// A Server answers Wants from the local block store, asking an Authorize
+// hook about every block and limiting each remote peer to a byte rate.
+// Fetch walks a DAG from its roots, skips what the local store already has
+// (so an interrupted transfer resumes where it stopped), asks every provider
+// at once from one shared queue with a window of outstanding blocks per
+// provider, verifies every block against its CID before storing it, and
+// moves work away from providers that fail, lie or lack a block.
+//
+// exchange is an edge package: it uses the libp2p host; only the
+// composition root (internal/node) and tests import it.
+package exchange
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peer-node/peer/internal/blockstore"
+	"github.com/peer-node/peer/internal/cid"
+)
+
+// ServerConfig configures a Server. The zero value serves nothing (every
+// block is denied) with no rate limit and the default stream limit.
+type ServerConfig struct {
+	// Authorize says whether remote may have block c of object mimei; a
+	// non-nil error denies that block. Nil denies everything.
+	Authorize func(remote peer.ID, mimei string, c cid.CID) error
+	// RateBytesPerSec limits the block bytes sent to each remote peer, over
+	// all its streams together. 0: unlimited.
+	RateBytesPerSec int64
+	// MaxStreamsPerPeer bounds the concurrent streams of one remote peer;
+	// more are reset. 0: 8.
+	MaxStreamsPerPeer int
+	// IdleTimeout is how long a stream may wait for its next Want before it
+	// is reset. 0: 5 minutes.
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Stats counts what a Server did since it started.
+type Stats struct {
+	BlocksServed int64 // blocks sent with StatusOK
+	BytesServed  int64 // their data bytes
+	Denied       int64 // blocks answered StatusDenied
+	Missing      int64 // blocks answered StatusMissing
+	Streams      int64 // streams accepted
+	Rejected     int64 // streams reset for exceeding MaxStreamsPerPeer
+	BadRequests  int64 // streams reset for a malformed or oversized Want
+}
+
+// Server serves blocks on a host.
+type Server struct {
+	h     host.Host
+	store blockstore.Getter
+	cfg   ServerConfig
+	log   *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	peers   map[peer.ID]*peerState
+	streams map[network.Stream]struct{}
+	closed  bool
+
+	blocks, bytes, denied, missing, accepted, rejected, badReqs atomic.Int64
+}
+
+// peerState is what all streams of one remote peer share.
+type peerState struct {
+	streams int
+	bucket  *bucket // nil: unlimited
+}
+
+// NewServer registers the block exchange handler on h, serving from store.
+func NewServer(h host.Host, store blockstore.Getter, cfg ServerConfig) *Server {
+	if cfg.MaxStreamsPerPeer <= 0 {
+		cfg.MaxStreamsPerPeer = 8
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.RateBytesPerSec < 0 {
+		cfg.RateBytesPerSec = 0
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{h: h, store: store, cfg: cfg, log: log,
+		peers: map[peer.ID]*peerState{}, streams: map[network.Stream]struct{}{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	h.SetStreamHandler(ProtoBlocks, s.handle)
+	return s
+}
+
+// Close removes the handler, resets the streams being served and waits for
+// their handlers to return.
+func (s *Server) Close() error {
+	s.h.RemoveStreamHandler(ProtoBlocks)
+	s.cancel()
+	s.mu.Lock()
+	s.closed = true
+	for st := range s.streams {
+		st.Reset()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		BlocksServed: s.blocks.Load(),
+		BytesServed:  s.bytes.Load(),
+		Denied:       s.denied.Load(),
+		Missing:      s.missing.Load(),
+		Streams:      s.accepted.Load(),
+		Rejected:     s.rejected.Load(),
+		BadRequests:  s.badReqs.Load(),
+	}
+}
+
+// admit registers a stream, or says no when the server is closed or the
+// peer has too many.
+func (s *Server) admit(st network.Stream) (*peerState, bool) {
+	remote := st.Conn().RemotePeer()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, false
+	}
+	ps := s.peers[remote]
+	if ps == nil {
+		ps = &peerState{}
+		if s.cfg.RateBytesPerSec > 0 {
+			ps.bucket = newBucket(s.cfg.RateBytesPerSec)
+		}
+		s.peers[remote] = ps
+	}
+	if ps.streams >= s.cfg.MaxStreamsPerPeer {
+		return nil, false
+	}
+	ps.streams++
+	s.streams[st] = struct{}{}
+	s.wg.Add(1)
+	return ps, true
+}
+
+func (s *Server) release(st network.Stream) {
+	remote := st.Conn().RemotePeer()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.streams, st)
+	if ps := s.peers[remote]; ps != nil {
+		if ps.streams--; ps.streams <= 0 {
+			delete(s.peers, remote)
+		}
+	}
+	s.wg.Done()
+}
+
+func (s *Server) handle(st network.Stream) {
+	ps, ok := s.admit(st)
+	if !ok {
+		s.rejected.Add(1)
+		st.Reset()
+		return
+	}
+	defer s.release(st)
+	s.accepted.Add(1)
+	remote := st.Conn().RemotePeer()
+	r := newReader(st)
+	w := bufio.NewWriterSize(st, 64<<10)
+	for {
+		st.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		want, err := ReadWant(r)
+		if err != nil {
+			if err == io.EOF {
+				st.Close()
+				return
+			}
+			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, network.ErrReset) {
+				s.badReqs.Add(1)
+			}
+			s.log.Debug("exchange: bad want", "peer", remote, "err", err)
+			st.Reset()
+			return
+		}
+		if err := s.answer(st, w, ps, remote, want); err != nil {
+			s.log.Debug("exchange: answering", "peer", remote, "err", err)
+			st.Reset()
+			return
+		}
+		// Flush when no further Want is already waiting, so pipelined wants
+		// share writes but a client never waits for a buffer to fill.
+		if r.Buffered() == 0 {
+			if err := w.Flush(); err != nil {
+				st.Reset()
+				return
+			}
+		}
+	}
+}
+
+// answer writes one Block per CID of want, in order.
+func (s *Server) answer(st network.Stream, w *bufio.Writer, ps *peerState, remote peer.ID, want *Want) error {
+	for _, raw := range want.CIDs {
+		c, _ := cid.Cast(raw) // checked by ParseWant
+		blk := Block{CID: raw, Status: StatusOK}
+		if s.cfg.Authorize == nil || s.cfg.Authorize(remote, want.MiMei, c) != nil {
+			blk.Status = StatusDenied
+		} else if data, err := s.store.Get(s.ctx, c); err != nil {
+			if s.ctx.Err() != nil {
+				return s.ctx.Err()
+			}
+			if !blockstore.IsNotFound(err) {
+				s.log.Warn("exchange: reading block", "cid", c, "err", err)
+			}
+			blk.Status = StatusMissing
+		} else if len(data) > blockstore.MaxBlockSize {
+			blk.Status = StatusMissing
+		} else {
+			blk.Data = data
+		}
+		if blk.Status == StatusOK && ps.bucket != nil {
+			// Send what is buffered before waiting, so the client is not
+			// kept from blocks it was already given.
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if err := ps.bucket.wait(s.ctx, len(blk.Data)); err != nil {
+				return err
+			}
+		}
+		// A client that stops reading is cut off after IdleTimeout.
+		st.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		if err := WriteBlock(w, &blk); err != nil {
+			return err
+		}
+		switch blk.Status {
+		case StatusOK:
+			s.blocks.Add(1)
+			s.bytes.Add(int64(len(blk.Data)))
+		case StatusDenied:
+			s.denied.Add(1)
+		case StatusMissing:
+			s.missing.Add(1)
+		}
+	}
+	return nil
+}
