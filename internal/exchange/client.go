@@ -27,7 +27,9 @@ type Request struct {
 	// Roots are where the walk starts.
 	Roots []cid.CID
 	// Links returns the children of a block, to be fetched after it. Nil:
-	// blocks have no children. An error fails the fetch.
+	// blocks have no children. An error fails the fetch. Links may be
+	// called from several goroutines at once, and must not keep data after
+	// it returns (Fetch reuses the buffer).
 	Links func(c cid.CID, data []byte) ([]cid.CID, error)
 	// Progress, if set, is called after every block is done (fetched or
 	// found locally), one call at a time.
@@ -367,16 +369,97 @@ func (f *fetcher) drop(p peer.ID, outstanding []cid.CID, cause error) {
 // errBadBlock: a provider sent a block that does not match its CID.
 var errBadBlock = errors.New("exchange: provider sent a block that does not match its CID")
 
+// Per provider, blocks read from the stream are verified and stored by
+// verifyWorkers goroutines, so that reading the stream overlaps hashing and
+// storing. At most verifyQueue blocks wait for a worker; with the one being
+// read and those being verified, a provider holds at most
+// verifyQueue+verifyWorkers+1 blocks in memory besides its window.
+const (
+	verifyWorkers = 2
+	verifyQueue   = 2
+)
+
+// fetched is a block read from a provider, to be verified and stored.
+type fetched struct {
+	c    cid.CID
+	data []byte  // aliases *buf
+	buf  *[]byte // from the buffer pool; given back once the block is done
+}
+
 // run fetches from p until the fetch ends or p is dropped.
 func (f *fetcher) run(p peer.ID) {
-	var out []cid.CID // asked of p and not yet answered, in order
-	err := f.serve(p, &out)
-	if err != nil && f.ctx.Err() == nil {
-		f.drop(p, out, err)
+	// pctx ends when the fetch ends or p is dropped; its cause is then why.
+	pctx, pcancel := context.WithCancelCause(f.ctx)
+	defer pcancel(nil)
+	jobs := make(chan fetched, verifyQueue)
+	var (
+		wg     sync.WaitGroup
+		lostMu sync.Mutex
+		lost   []cid.CID // read from p but not stored: to be asked of others
+	)
+	for range verifyWorkers {
+		wg.Go(func() {
+			for j := range jobs {
+				if !f.store(pctx, pcancel, p, j) {
+					lostMu.Lock()
+					lost = append(lost, j.c)
+					lostMu.Unlock()
+				}
+			}
+		})
+	}
+	var out []cid.CID // asked of p and not yet read, in order
+	err := f.serve(pctx, p, &out, jobs)
+	close(jobs)
+	wg.Wait()
+	if f.ctx.Err() != nil {
+		return
+	}
+	if pctx.Err() != nil {
+		err = context.Cause(pctx) // a worker dropped p
+	}
+	if err != nil {
+		f.drop(p, append(lost, out...), err)
 	}
 }
 
-func (f *fetcher) serve(p peer.ID, out *[]cid.CID) (err error) {
+// store verifies a block read from p and stores it, then walks its links.
+// It says false if the block was not stored because p sent a bad block
+// (this one or an earlier one) or the fetch ended.
+func (f *fetcher) store(pctx context.Context, drop context.CancelCauseFunc, p peer.ID, j fetched) bool {
+	defer putBuf(j.buf)
+	if pctx.Err() != nil {
+		return false
+	}
+	if err := cid.Verify(j.c, j.data); err != nil {
+		f.mu.Lock()
+		if pctx.Err() == nil { // count only the block that dropped p
+			f.res.Bad++
+			drop(fmt.Errorf("%w: %s: %w", errBadBlock, p, err))
+		}
+		f.mu.Unlock()
+		return false
+	}
+	if err := f.local.Put(f.ctx, j.c, j.data); err != nil {
+		f.fail(fmt.Errorf("exchange: storing block %s: %w", j.c, err))
+		return false
+	}
+	children, err := f.links(j.c, j.data)
+	if err != nil {
+		f.fail(err)
+		return false
+	}
+	news := f.register(children)
+	f.done(j.c, p, len(j.data))
+	if err := f.resolve(news); err != nil {
+		f.fail(err)
+	}
+	return true
+}
+
+// serve keeps p's window full from the shared queue and hands the blocks
+// p sends to the workers, until pctx ends or p fails.
+func (f *fetcher) serve(pctx context.Context, p peer.ID, out *[]cid.CID, jobs chan<- fetched) (err error) {
 	var st network.Stream
 	var r *bufio.Reader
 	var w *bufio.Writer
@@ -390,18 +473,26 @@ func (f *fetcher) serve(p peer.ID, out *[]cid.CID) (err error) {
 			st.Reset()
 		}
 	}()
+	// Top the window up once half of it is free (or all of it is), so
+	// that Wants carry many CIDs rather than one each.
+	refill := max(1, f.req.Window/2)
 	for {
-		batch, wake := f.take(p, f.req.Window-len(*out))
+		var batch []cid.CID
+		var wake <-chan struct{}
+		if free := f.req.Window - len(*out); free >= refill || len(*out) == 0 {
+			batch, wake = f.take(p, free)
+		}
 		if len(batch) > 0 {
 			*out = append(*out, batch...)
 			if st == nil {
-				st, err = f.h.NewStream(network.WithAllowLimitedConn(f.ctx, "exchange"), p, ProtoBlocks)
+				st, err = f.h.NewStream(network.WithAllowLimitedConn(pctx, "exchange"), p, ProtoBlocks)
 				if err != nil {
 					st = nil
 					return fmt.Errorf("exchange: opening stream to %s: %w", p, err)
 				}
-				// Unblock reads and writes when the fetch ends.
-				defer context.AfterFunc(f.ctx, func() { st.Reset() })()
+				// Unblock reads and writes when the fetch ends or p is
+				// dropped.
+				defer context.AfterFunc(pctx, func() { st.Reset() })()
 				r = newReader(st)
 				w = bufio.NewWriterSize(st, 4<<10)
 			}
@@ -422,44 +513,31 @@ func (f *fetcher) serve(p peer.ID, out *[]cid.CID) (err error) {
 			select {
 			case <-wake:
 				continue
-			case <-f.ctx.Done():
+			case <-pctx.Done():
 				return nil
 			}
 		}
 		st.SetReadDeadline(time.Now().Add(f.req.Timeout))
-		blk, err := ReadBlock(r)
+		blk, buf, err := readBlockFrame(r)
 		if err != nil {
 			return err
 		}
 		c := (*out)[0]
 		if !bytes.Equal(blk.CID, c.Bytes()) {
+			putBuf(buf)
 			return fmt.Errorf("%w: %s answered %x, asked for %s", ErrMalformed, p, blk.CID, c)
 		}
 		if blk.Status != StatusOK {
+			putBuf(buf)
 			*out = (*out)[1:]
 			f.refused(p, c, blk.Status)
 			continue
 		}
-		if err := cid.Verify(c, blk.Data); err != nil {
-			f.mu.Lock()
-			f.res.Bad++
-			f.mu.Unlock()
-			return fmt.Errorf("%w: %s: %w", errBadBlock, p, err)
-		}
-		if err := f.local.Put(f.ctx, c, blk.Data); err != nil {
-			f.fail(fmt.Errorf("exchange: storing block %s: %w", c, err))
-			return nil
-		}
-		*out = (*out)[1:]
-		children, err := f.links(c, blk.Data)
-		if err != nil {
-			f.fail(err)
-			return nil
-		}
-		news := f.register(children)
-		f.done(c, p, len(blk.Data))
-		if err := f.resolve(news); err != nil {
-			f.fail(err)
+		select {
+		case jobs <- fetched{c: c, data: blk.Data, buf: buf}:
+			*out = (*out)[1:]
+		case <-pctx.Done():
+			putBuf(buf)
 			return nil
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -12,7 +13,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/peer-node/peer/internal/blockstore"
 	"github.com/peer-node/peer/internal/blockstore/memstore"
+	"github.com/peer-node/peer/internal/blockstore/packstore"
+	"github.com/peer-node/peer/internal/kv/pebblekv"
 )
 
 // benchMiB is the amount each benchmark moves: PEER_BENCH_EXCHANGE_MB,
@@ -55,10 +59,29 @@ func rawThroughput(b *testing.B, client, server host.Host, mib int) float64 {
 	return mbps(int64(mib)<<20, time.Since(start))
 }
 
+// openPackstore opens an empty packstore in a temporary directory, with its
+// index in Pebble, as the node does.
+func openPackstore(b *testing.B) *packstore.Store {
+	dir := b.TempDir()
+	index, err := pebblekv.Open(filepath.Join(dir, "index"), pebblekv.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { index.Close() })
+	s, err := packstore.Open(filepath.Join(dir, "blocks"), index, packstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
 func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
 
 func fetchOnce(b *testing.B, client host.Host, d *dag, ids []peer.ID) time.Duration {
-	local := memstore.New()
+	return fetchInto(b, memstore.New(), client, d, ids)
+}
+
+func fetchInto(b *testing.B, local blockstore.Store, client host.Host, d *dag, ids []peer.ID) time.Duration {
 	start := time.Now()
 	res, err := Fetch(context.Background(), client, local, d.request(), ids)
 	if err != nil {
@@ -90,6 +113,36 @@ func BenchmarkFetch(b *testing.B) {
 		for range b.N {
 			fetchT += fetchOnce(b, client, d, []peer.ID{p.h.ID()})
 			b.StopTimer()
+			raw += rawThroughput(b, client, p.h, mib)
+			b.StartTimer()
+		}
+		fetch := mbps(d.bytes*int64(b.N), fetchT)
+		raw /= float64(b.N)
+		b.ReportMetric(fetch, "fetch-MB/s")
+		b.ReportMetric(raw, "raw-MB/s")
+		b.ReportMetric(fetch/raw, "ratio-vs-raw")
+	})
+
+	// As vs-raw, into the node's local store (packstore in a temporary
+	// directory, its index in Pebble, flushed in the timed part) instead of
+	// a memory store.
+	b.Run("vs-raw-packstore", func(b *testing.B) {
+		client := newHost(b)
+		p := newProvider(b, client, store, ServerConfig{})
+		b.SetBytes(d.bytes)
+		var fetchT time.Duration
+		var raw float64
+		b.ResetTimer()
+		for range b.N {
+			local := openPackstore(b)
+			start := time.Now()
+			fetchInto(b, local, client, d, []peer.ID{p.h.ID()})
+			if err := local.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			fetchT += time.Since(start)
+			b.StopTimer()
+			local.Close()
 			raw += rawThroughput(b, client, p.h, mib)
 			b.StartTimer()
 		}

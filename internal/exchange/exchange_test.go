@@ -497,6 +497,24 @@ func TestServerRateLimitSharedByStreams(t *testing.T) {
 	t.Logf("%.0f bytes in %v", total, elapsed)
 }
 
+// A client waiting for blocks it asked for, behind a rate limit, is not
+// cut off by the idle timeout however long the blocks take.
+func TestServerIdleTimeoutSparesWaitingClient(t *testing.T) {
+	const rate = 256 << 10
+	d := makeDAG(t, 8, 64<<10)
+	client := newHost(t)
+	p := newProvider(t, client, d.store(t), ServerConfig{RateBytesPerSec: rate, IdleTimeout: 200 * time.Millisecond})
+	local := memstore.New()
+	start := time.Now()
+	if _, err := Fetch(ctxT(t), client, local, d.request(), []peer.ID{p.h.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	d.checkAll(t, local)
+	if el := time.Since(start); el < time.Second {
+		t.Fatalf("%d bytes at %d B/s took only %v: the test needs longer than the idle timeout", d.bytes, rate, el)
+	}
+}
+
 func TestBucket(t *testing.T) {
 	now := time.Unix(0, 0)
 	b := newBucket(1 << 20)

@@ -175,6 +175,15 @@ func (s *Server) release(st network.Stream) {
 	s.wg.Done()
 }
 
+// serveAhead is how many loaded blocks of one stream may wait for the
+// writer. With the block being written and the one being loaded, a stream
+// holds at most serveAhead+2 blocks in memory.
+const serveAhead = 1
+
+// handle serves one stream with two goroutines: this one reads Wants and
+// loads their blocks (Authorize, then Get, which hashes the block) while a
+// writer sends the blocks already loaded, so loading block n+1 overlaps
+// sending block n.
 func (s *Server) handle(st network.Stream) {
 	ps, ok := s.admit(st)
 	if !ok {
@@ -184,84 +193,163 @@ func (s *Server) handle(st network.Stream) {
 	}
 	defer s.release(st)
 	s.accepted.Add(1)
-	remote := st.Conn().RemotePeer()
-	r := newReader(st)
-	w := bufio.NewWriterSize(st, 64<<10)
+	sw := &streamWriter{s: s, st: st, ps: ps, remote: st.Conn().RemotePeer(),
+		w:      bufio.NewWriterSize(st, 64<<10),
+		blocks: make(chan Block, serveAhead),
+		failed: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go sw.run()
+	clean := s.read(sw)
+	if !clean {
+		st.Reset() // so that the writer does not wait on this client
+	}
+	close(sw.blocks)
+	<-sw.done
+	if clean && sw.err == nil {
+		st.Close()
+	} else {
+		st.Reset()
+	}
+}
+
+// read reads Wants and hands their blocks to the writer until the client
+// closes its side (true) or something fails (false).
+func (s *Server) read(sw *streamWriter) bool {
+	r := newReader(sw.st)
 	for {
-		st.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		sw.idle(0)
 		want, err := ReadWant(r)
 		if err != nil {
 			if err == io.EOF {
-				st.Close()
-				return
+				return true
 			}
 			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, network.ErrReset) {
-				s.badReqs.Add(1)
+				select {
+				case <-sw.failed: // the writer reset the stream
+				default:
+					s.badReqs.Add(1)
+				}
 			}
-			s.log.Debug("exchange: bad want", "peer", remote, "err", err)
-			st.Reset()
-			return
+			s.log.Debug("exchange: bad want", "peer", sw.remote, "err", err)
+			return false
 		}
-		if err := s.answer(st, w, ps, remote, want); err != nil {
-			s.log.Debug("exchange: answering", "peer", remote, "err", err)
-			st.Reset()
-			return
-		}
-		// Flush when no further Want is already waiting, so pipelined wants
-		// share writes but a client never waits for a buffer to fill.
-		if r.Buffered() == 0 {
-			if err := w.Flush(); err != nil {
-				st.Reset()
-				return
+		for _, raw := range want.CIDs {
+			blk, err := s.load(sw.remote, want.MiMei, raw)
+			if err != nil {
+				return false
+			}
+			sw.idle(1)
+			select {
+			case sw.blocks <- blk:
+			case <-sw.failed:
+				return false
 			}
 		}
 	}
 }
 
-// answer writes one Block per CID of want, in order.
-func (s *Server) answer(st network.Stream, w *bufio.Writer, ps *peerState, remote peer.ID, want *Want) error {
-	for _, raw := range want.CIDs {
-		c, _ := cid.Cast(raw) // checked by ParseWant
-		blk := Block{CID: raw, Status: StatusOK}
-		if s.cfg.Authorize == nil || s.cfg.Authorize(remote, want.MiMei, c) != nil {
-			blk.Status = StatusDenied
-		} else if data, err := s.store.Get(s.ctx, c); err != nil {
-			if s.ctx.Err() != nil {
-				return s.ctx.Err()
-			}
-			if !blockstore.IsNotFound(err) {
-				s.log.Warn("exchange: reading block", "cid", c, "err", err)
-			}
-			blk.Status = StatusMissing
-		} else if len(data) > blockstore.MaxBlockSize {
-			blk.Status = StatusMissing
-		} else {
-			blk.Data = data
+// load answers one CID of a Want. It fails only when the server closes.
+func (s *Server) load(remote peer.ID, mimei string, raw []byte) (Block, error) {
+	c, _ := cid.Cast(raw) // checked by ParseWant
+	blk := Block{CID: raw, Status: StatusOK}
+	if s.cfg.Authorize == nil || s.cfg.Authorize(remote, mimei, c) != nil {
+		blk.Status = StatusDenied
+	} else if data, err := s.store.Get(s.ctx, c); err != nil {
+		if s.ctx.Err() != nil {
+			return blk, s.ctx.Err()
 		}
-		if blk.Status == StatusOK && ps.bucket != nil {
-			// Send what is buffered before waiting, so the client is not
-			// kept from blocks it was already given.
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			if err := ps.bucket.wait(s.ctx, len(blk.Data)); err != nil {
-				return err
-			}
+		if !blockstore.IsNotFound(err) {
+			s.log.Warn("exchange: reading block", "cid", c, "err", err)
 		}
-		// A client that stops reading is cut off after IdleTimeout.
-		st.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
-		if err := WriteBlock(w, &blk); err != nil {
+		blk.Status = StatusMissing
+	} else if len(data) > blockstore.MaxBlockSize {
+		blk.Status = StatusMissing
+	} else {
+		blk.Data = data
+	}
+	return blk, nil
+}
+
+// streamWriter writes the blocks of one stream, in the order loaded.
+type streamWriter struct {
+	s      *Server
+	st     network.Stream
+	ps     *peerState
+	remote peer.ID
+	w      *bufio.Writer
+	blocks chan Block
+	failed chan struct{} // closed when writing fails
+	done   chan struct{} // closed when run returns
+	err    error         // why writing failed; read after done
+
+	mu      sync.Mutex
+	pending int // blocks loaded and not yet written
+}
+
+// idle adds n to the blocks pending and sets the read deadline: the idle
+// timeout runs only while the server owes the client nothing, so a client
+// waiting for blocks it asked for (behind a rate limit, say) is not cut
+// off. A client that stops reading is cut off by the write deadline.
+func (sw *streamWriter) idle(n int) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	sw.pending += n
+	if sw.pending == 0 {
+		sw.st.SetReadDeadline(time.Now().Add(sw.s.cfg.IdleTimeout))
+	} else {
+		sw.st.SetReadDeadline(time.Time{})
+	}
+}
+
+func (sw *streamWriter) run() {
+	defer close(sw.done)
+	for blk := range sw.blocks {
+		if err := sw.write(&blk); err != nil {
+			sw.s.log.Debug("exchange: answering", "peer", sw.remote, "err", err)
+			sw.err = err
+			sw.st.Reset() // unblocks the reader
+			close(sw.failed)
+			return
+		}
+		sw.idle(-1)
+	}
+	if err := sw.w.Flush(); err != nil {
+		sw.err = err
+	}
+}
+
+// write sends one Block, and flushes when no further block is ready, so
+// consecutive blocks share writes but a client never waits for a buffer to
+// fill.
+func (sw *streamWriter) write(blk *Block) error {
+	s := sw.s
+	if blk.Status == StatusOK && sw.ps.bucket != nil {
+		// Send what is buffered before waiting, so the client is not
+		// kept from blocks it was already given.
+		if err := sw.w.Flush(); err != nil {
 			return err
 		}
-		switch blk.Status {
-		case StatusOK:
-			s.blocks.Add(1)
-			s.bytes.Add(int64(len(blk.Data)))
-		case StatusDenied:
-			s.denied.Add(1)
-		case StatusMissing:
-			s.missing.Add(1)
+		if err := sw.ps.bucket.wait(s.ctx, len(blk.Data)); err != nil {
+			return err
 		}
+	}
+	// A client that stops reading is cut off after IdleTimeout.
+	sw.st.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	if err := WriteBlock(sw.w, blk); err != nil {
+		return err
+	}
+	switch blk.Status {
+	case StatusOK:
+		s.blocks.Add(1)
+		s.bytes.Add(int64(len(blk.Data)))
+	case StatusDenied:
+		s.denied.Add(1)
+	case StatusMissing:
+		s.missing.Add(1)
+	}
+	if len(sw.blocks) == 0 {
+		return sw.w.Flush()
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/peer-node/peer/internal/blockstore"
 	"github.com/peer-node/peer/internal/cid"
@@ -288,6 +289,79 @@ func ReadBlock(r io.Reader) (*Block, error) {
 		return nil, err
 	}
 	return ParseBlock(b)
+}
+
+// readBlockFrame reads one Block frame like ReadBlock, into a buffer from
+// the block buffer pool: Data aliases *buf, which the caller gives back
+// with putBuf once it is done with the block.
+func readBlockFrame(r *bufio.Reader) (blk *Block, buf *[]byte, err error) {
+	n, err := readFrameLen(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n > MaxBlockFrame {
+		return nil, nil, fmt.Errorf("%w: %d bytes, limit %d", codec.ErrFrameTooLarge, n, MaxBlockFrame)
+	}
+	buf = getBuf(int(n))
+	if _, err := io.ReadFull(r, *buf); err != nil {
+		putBuf(buf)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, nil, err
+	}
+	if blk, err = ParseBlock(*buf); err != nil {
+		putBuf(buf)
+		return nil, nil, err
+	}
+	return blk, buf, nil
+}
+
+// readFrameLen reads a frame length with the rules of codec.ReadFrame: a
+// minimal uvarint; io.EOF only before its first byte.
+func readFrameLen(r io.ByteReader) (uint64, error) {
+	var n uint64
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		c, err := r.ReadByte()
+		if err != nil {
+			if i > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		if i > 0 && c == 0 {
+			return 0, fmt.Errorf("%w: non-minimal frame length", codec.ErrMalformed)
+		}
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			break
+		}
+		n |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: frame length overflows", codec.ErrMalformed)
+}
+
+// bufPool recycles the buffers blocks are read into, so that a fetch does
+// not allocate (and the runtime zero) a fresh buffer for every block.
+var bufPool sync.Pool
+
+// getBuf returns a buffer of length n.
+func getBuf(n int) *[]byte {
+	if b, _ := bufPool.Get().(*[]byte); b != nil && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	// Round up so that blocks of similar sizes share buffers.
+	b := make([]byte, n, (n+64<<10-1)&^(64<<10-1))
+	return &b
+}
+
+func putBuf(b *[]byte) {
+	if b != nil {
+		bufPool.Put(b)
+	}
 }
 
 // newReader buffers a stream for frame reading (ReadFrame wants a

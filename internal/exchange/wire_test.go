@@ -99,6 +99,10 @@ func TestReadBlockBoundsFrame(t *testing.T) {
 	if _, err := ReadBlock(&buf); !errors.Is(err, codec.ErrFrameTooLarge) {
 		t.Fatalf("got %v", err)
 	}
+	buf.Write([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	if _, _, err := readBlockFrame(newReader(&buf)); !errors.Is(err, codec.ErrFrameTooLarge) {
+		t.Fatalf("readBlockFrame: got %v", err)
+	}
 	big := make([]byte, blockstore.MaxBlockSize+1)
 	if err := WriteBlock(io.Discard, &Block{CID: testCID("x"), Data: big}); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("writing an oversized block: %v", err)
@@ -188,8 +192,20 @@ func FuzzBlock(f *testing.F) {
 	}
 	f.Add(frame(mustBlockBytes(f, c, []byte{1}, StatusMissing)))
 	f.Add([]byte{0x04, 0x83, 0x41, 0x01, 0x40})
+	f.Add([]byte{0x80, 0x00})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		blk, err := ReadBlock(bytes.NewReader(in))
+		// The pooled reader Fetch uses accepts exactly the same frames.
+		pblk, buf, perr := readBlockFrame(newReader(bytes.NewReader(in)))
+		if (err == nil) != (perr == nil) {
+			t.Fatalf("ReadBlock: %v; readBlockFrame: %v", err, perr)
+		}
+		if perr == nil {
+			if !bytes.Equal(pblk.CID, blk.CID) || !bytes.Equal(pblk.Data, blk.Data) || pblk.Status != blk.Status {
+				t.Fatal("readBlockFrame decodes different fields")
+			}
+			putBuf(buf)
+		}
 		if err != nil {
 			return
 		}
