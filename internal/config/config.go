@@ -42,6 +42,7 @@ type Config struct {
 	Log     Log     `toml:"log"`
 	Store   Store   `toml:"store"`
 	Network Network `toml:"network"`
+	Share   Share   `toml:"share"`
 
 	// set records the keys set explicitly and where. It is replaced, never
 	// modified in place, so copies of a Config do not share changes.
@@ -86,6 +87,13 @@ type Network struct {
 	RelayLimitMinutes int    `toml:"relay_limit_minutes"`
 	ConnLow           int    `toml:"conn_low"`
 	ConnHigh          int    `toml:"conn_high"`
+}
+
+// Share configures sharing and sync of MiMei (see docs/sharing.md).
+type Share struct {
+	CheckMinutes int `toml:"check_minutes"`
+	CacheMB      int `toml:"cache_mb"`
+	RateMB       int `toml:"rate_mb"`
 }
 
 // origin says where an explicitly set value came from.

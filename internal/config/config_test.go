@@ -41,6 +41,9 @@ func TestDefaults(t *testing.T) {
 		{"network.relay_limit_minutes", d.Network.RelayLimitMinutes, 60},
 		{"network.conn_low", d.Network.ConnLow, 128},
 		{"network.conn_high", d.Network.ConnHigh, 384},
+		{"share.check_minutes", d.Share.CheckMinutes, 10},
+		{"share.cache_mb", d.Share.CacheMB, 1024},
+		{"share.rate_mb", d.Share.RateMB, 0},
 	}
 	if len(tests) != len(Keys()) {
 		t.Errorf("test covers %d keys, Keys() has %d", len(tests), len(Keys()))
@@ -467,6 +470,7 @@ func TestPrecedence(t *testing.T) {
 		Log:     Log{Level: "debug", Format: "json"},
 		Store:   Store{CacheMB: 128},
 		Network: Default().Network,
+		Share:   Default().Share,
 	}
 	got := c
 	got.set = nil
@@ -474,7 +478,7 @@ func TestPrecedence(t *testing.T) {
 		t.Errorf("Resolve = %+v\nwant %+v", got, want)
 	}
 	for _, k := range Keys() {
-		wantSet := k.Key != "api.allow_remote" && !strings.HasPrefix(k.Key, "network.")
+		wantSet := k.Key != "api.allow_remote" && !strings.HasPrefix(k.Key, "network.") && !strings.HasPrefix(k.Key, "share.")
 		if c.IsSet(k.Key) != wantSet {
 			t.Errorf("IsSet(%q) = %v, want %v", k.Key, c.IsSet(k.Key), wantSet)
 		}

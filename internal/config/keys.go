@@ -119,6 +119,18 @@ var keys = []key{
 		"Connection manager high water mark: above it idle connections are trimmed (16 .. 20000).",
 		inRange(16, 20000)).
 		withRule(connHighAboveLow),
+	newKey("share.check_minutes", func(c *Config) *int { return &c.Share.CheckMinutes },
+		10,
+		"Safety net of subscriptions: ask owners for new versions this often, in minutes, besides their pushed notifications (1 .. 1440).",
+		inRange(1, 1440)),
+	newKey("share.cache_mb", func(c *Config) *int { return &c.Share.CacheMB },
+		1024,
+		"Quota of the cache of public MiMei fetched without subscribing, in MiB; least recently used go first (0 .. 1048576; 0 = keep no cache).",
+		inRange(0, 1<<20)),
+	newKey("share.rate_mb", func(c *Config) *int { return &c.Share.RateMB },
+		0,
+		"Bandwidth limit of blocks served to one peer, in MiB/s (0 = unlimited, up to 100000).",
+		inRange(0, 100000)),
 }
 
 // checkAddrList checks a comma-separated list of multiaddrs in text form

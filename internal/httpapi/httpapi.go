@@ -64,6 +64,7 @@ type Options struct {
 	Heartbeat    time.Duration        // SSE keep-alive comment interval; 0 = 15s
 	Store        StoreBackend         // the MiMei store; nil = its routes answer 503
 	Net          NetBackend           // the peer-to-peer side; nil = its routes answer 503 with code network_off
+	Share        ShareBackend         // the sharing side; nil = its routes answer 503 with code network_off
 }
 
 // Server serves the API. Create it with New and mount Handler().
@@ -142,6 +143,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/events", s.auth(http.HandlerFunc(s.events)))
 	s.storeRoutes()
 	s.netRoutes()
+	s.shareRoutes()
 }
 
 // ServeHTTP routes the request, answering unknown paths and methods in JSON.

@@ -80,6 +80,30 @@ func (s *Store) mark(ctx context.Context, fn func(c cid.CID) error, fail func(wh
 				return err
 			}
 		}
+		branches, err := s.Branches(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, b := range branches {
+			data, err := s.blocks.Get(ctx, b.Record)
+			var v *Version
+			if err == nil {
+				v, err = ParseVersion(data)
+			}
+			if err == nil {
+				err = s.recordBlocks(ctx, v, b.Record, fn)
+			}
+			if err != nil {
+				if err := fail(fmt.Sprintf("%s branch %d %s", id, b.Number, b.Record), err); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if s.opts.MarkExtra != nil {
+		if err := s.opts.MarkExtra(ctx, fn); err != nil {
+			return fail("blocks kept by other services", err)
+		}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/peer-node/peer/internal/blockstore"
 	"github.com/peer-node/peer/internal/chunker"
+	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/kv"
 	"github.com/peer-node/peer/internal/mimeidb"
 )
@@ -37,6 +38,10 @@ type Options struct {
 	Chunker chunker.Params   // zero = chunker.DefaultParams()
 	Now     func() time.Time // nil = time.Now
 	Logger  *slog.Logger     // nil = slog.Default()
+	// MarkExtra, if set, calls fn for blocks that other services keep in
+	// the block store (sharing manifests): GC keeps them, Verify checks
+	// them.
+	MarkExtra func(ctx context.Context, fn func(cid.CID) error) error
 }
 
 // Store holds a node's MiMei: for each one a file space and a database
@@ -55,6 +60,7 @@ type Options struct {
 //	/keep              retention: keep the last K versions (u64; absent = all)
 //	/r/ ID u64         outgoing reference count to (MiMei, version or MaxUint64)
 //	/pin/ u64          pinned version
+//	/br/ u64 CID       a version kept as a branch after a conflict (ImportVersion)
 //
 // and "ri/" + to-ID + from-ID + u64 mirrors each reference for the target.
 type Store struct {

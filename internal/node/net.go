@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -159,6 +160,9 @@ func (n *Node) startNetwork() error {
 		DisconnectedF: func(_ network.Network, c network.Conn) { s.onDisconnect(c) },
 	})
 	n.net = s
+	if n.share != nil {
+		n.share.attach(s)
+	}
 	s.goBackground(s.bootstrapAndPublish)
 	n.log.Info("network started", "peer", h.ID(), "addrs", h.Status().ListenAddrs, "dht", c.DHT, "index", c.Index)
 	return nil
@@ -909,4 +913,14 @@ func (n *Node) Republish(ctx context.Context) error {
 		return errors.New(n.net.publishErr)
 	}
 	return nil
+}
+
+// Host is the node's libp2p host (for in-process tests and benchmarks that
+// measure the raw transport beside the node's protocols); nil when the
+// network is off.
+func (n *Node) Host() host.Host {
+	if n.net == nil {
+		return nil
+	}
+	return n.net.host.Host()
 }

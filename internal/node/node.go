@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/peer-node/peer/internal/blockstore/packstore"
+	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/config"
 	"github.com/peer-node/peer/internal/contacts"
 	"github.com/peer-node/peer/internal/datadir"
@@ -80,6 +81,7 @@ type Node struct {
 	blocks   *packstore.Store
 	mimei    *mimei.Store
 	contacts *contacts.Store
+	share    *shareSvc
 	net      *netSvc // nil when network.enabled = false
 	bus      *events.Bus
 	reg      *prometheus.Registry
@@ -234,6 +236,9 @@ func Start(opts Options) (n *Node, err error) {
 	if err = n.openContacts(); err != nil {
 		return n, err
 	}
+	if err = n.openShare(); err != nil {
+		return n, err
+	}
 	n.bus = events.New(0)
 	n.reg = prometheus.NewRegistry()
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -298,7 +303,7 @@ func (n *Node) openKeys(opts Options) error {
 
 func (n *Node) serveAPI() error {
 	api, err := httpapi.New(httpapi.Options{
-		Token: n.token, MaxBodyBytes: n.cfg.API.MaxBodyBytes, Backend: &backend{n: n}, Store: &storeAPI{n: n}, Net: &netAPI{n: n},
+		Token: n.token, MaxBodyBytes: n.cfg.API.MaxBodyBytes, Backend: &backend{n: n}, Store: &storeAPI{n: n}, Net: &netAPI{n: n}, Share: &shareAPI{n: n},
 		Bus: n.bus, Registry: n.reg, Logger: n.log,
 	})
 	if err != nil {
@@ -377,6 +382,9 @@ func (n *Node) Close() error {
 			}
 			cancel()
 		}
+		if n.share != nil {
+			n.share.close()
+		}
 		if n.net != nil {
 			errs = append(errs, n.net.close())
 		}
@@ -430,6 +438,12 @@ func (n *Node) openMiMei() (err error) {
 				return mimei.Signer{}, err
 			}
 			return mimei.Signer{Device: n.keys.DeviceKey(), Cert: cert}, nil
+		},
+		MarkExtra: func(ctx context.Context, fn func(cid.CID) error) error {
+			if n.share == nil {
+				return nil
+			}
+			return n.share.svc.MarkBlocks(ctx, fn)
 		},
 	})
 	return err

@@ -410,6 +410,9 @@ func (a *storeAPI) Backup(ctx context.Context, mid, memo string) (apiv1.Version,
 	if err != nil {
 		return apiv1.Version{}, storeError(err)
 	}
+	if a.n.share != nil {
+		a.n.share.afterBackup(id, v.Number)
+	}
 	return wireVersion(v), nil
 }
 

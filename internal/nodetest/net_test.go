@@ -124,7 +124,7 @@ func TestIndexPath(t *testing.T) {
 }
 
 // befriend makes a and b contacts through an invite from a.
-func befriend(t *testing.T, a, b *Node) apiv1.Contact {
+func befriend(t testing.TB, a, b *Node) apiv1.Contact {
 	t.Helper()
 	inv, err := a.Client.CreateInvite(Ctx(t, 10*time.Second), time.Hour, "")
 	if err != nil {

@@ -121,3 +121,18 @@ func Ctx(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Restart closes n and starts a node again on its data directory with the
+// given overrides (on top of loopback networking), closed when the test
+// ends.
+func Restart(t testing.TB, n *Node, overrides ...string) *Node {
+	t.Helper()
+	n.Close()
+	opts := node.Options{DataDir: n.Dir, Overrides: append(append([]string{"api.listen=127.0.0.1:0"}, node.LoopbackNetwork...), overrides...), LogOutput: io.Discard}
+	nn, err := node.Start(opts)
+	if err != nil {
+		t.Fatalf("restart node: %v", err)
+	}
+	t.Cleanup(func() { nn.Close() })
+	return &Node{Node: nn, Dir: n.Dir, Client: apiclient.New(nn.APIURL(), nn.Token())}
+}

@@ -31,6 +31,8 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/peer-node/peer/internal/cid"
 )
 
 // Timeouts for dials the host makes on its own behalf.
@@ -431,6 +433,36 @@ func (h *Host) GetValue(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("DHT get %s: %w", printableKey(key), err)
 	}
 	return v, nil
+}
+
+// Provide announces in the DHT that this node can serve the content
+// named by c (provider records; they expire unless announced again).
+func (h *Host) Provide(ctx context.Context, c cid.CID) error {
+	if h.dht == nil {
+		return ErrNoDHT
+	}
+	if err := h.dht.Provide(ctx, c, true); err != nil {
+		return fmt.Errorf("DHT provide %s: %w", c, err)
+	}
+	return nil
+}
+
+// FindProviders returns up to n peers that announced c, with addresses;
+// this node is left out.
+func (h *Host) FindProviders(ctx context.Context, c cid.CID, n int) ([]peer.AddrInfo, error) {
+	if h.dht == nil {
+		return nil, ErrNoDHT
+	}
+	var out []peer.AddrInfo
+	for ai := range h.dht.FindProvidersAsync(ctx, c, n) {
+		if ai.ID != h.h.ID() {
+			out = append(out, ai)
+		}
+	}
+	if len(out) == 0 && ctx.Err() != nil {
+		return nil, fmt.Errorf("DHT find providers of %s: %w", c, ctx.Err())
+	}
+	return out, nil
 }
 
 // OnPeerFound registers fn to hear of peers found by discovery (mDNS for

@@ -1,0 +1,111 @@
+package nodetest
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/peer-node/peer/internal/apiclient"
+	"github.com/peer-node/peer/internal/apiv1"
+)
+
+const rawProto = "/peer-bench/raw/1.0.0"
+
+// rawThroughput sends size bytes from one host to the other over one
+// libp2p stream and returns bytes per second.
+func rawThroughput(b *testing.B, from, to host.Host, size int64) float64 {
+	b.Helper()
+	to.SetStreamHandler(rawProto, func(s network.Stream) {
+		_, _ = io.Copy(io.Discard, s)
+		_, _ = s.Write([]byte{1})
+		_ = s.Close()
+	})
+	defer to.RemoveStreamHandler(rawProto)
+	ctx := Ctx(b, 10*time.Minute)
+	if err := from.Connect(ctx, to.Peerstore().PeerInfo(to.ID())); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	s, err := from.NewStream(ctx, to.ID(), rawProto)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for left := size; left > 0; left -= int64(len(buf)) {
+		if _, err := s.Write(buf[:min(int64(len(buf)), left)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = s.CloseWrite()
+	if _, err := io.ReadFull(s, make([]byte, 1)); err != nil {
+		b.Fatal(err)
+	}
+	_ = s.Close()
+	return float64(size) / time.Since(start).Seconds()
+}
+
+// BenchmarkShareFetch: B fetches a MiMei of PEER_BENCH_SHARE_MB MiB
+// (default 1024) from A over loopback through the whole node (catalog, key
+// record, block exchange, sealing on A and opening on B for a shared
+// MiMei, pack store writes, import), against one raw libp2p stream between
+// the same two hosts carrying the same bytes in the same run.
+func BenchmarkShareFetch(b *testing.B) {
+	mb := 1024
+	if v, err := strconv.Atoi(os.Getenv("PEER_BENCH_SHARE_MB")); err == nil && v > 0 {
+		mb = v
+	}
+	size := int64(mb) << 20
+	for _, mode := range []string{"shared", "public"} {
+		b.Run(mode, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				a, bn := Start(b, noDHT), Start(b, noDHT)
+				befriend(b, a, bn)
+				ctx := Ctx(b, 30*time.Minute)
+				m, err := a.Client.CreateMiMei(ctx, apiv1.CreateMiMei{AppType: "bench"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := a.Client.PutFile(ctx, m.ID, "big.bin", io.LimitReader(rand.Reader, size), size, apiclient.PutOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := a.Client.Backup(ctx, m.ID, ""); err != nil {
+					b.Fatal(err)
+				}
+				req := apiv1.ShareRequest{With: bn.Persona()}
+				if mode == "public" {
+					req = apiv1.ShareRequest{Public: true}
+				}
+				if _, err := a.Client.Share(ctx, m.ID, req); err != nil {
+					b.Fatal(err)
+				}
+				raw := rawThroughput(b, a.Host(), bn.Host(), size)
+				b.StartTimer()
+				start := time.Now()
+				res, err := bn.Client.Fetch(ctx, m.ID, apiv1.FetchRequest{Owner: a.Persona()})
+				el := time.Since(start)
+				b.StopTimer()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Versions) != 1 || res.Versions[0].Fetched == 0 {
+					b.Fatalf("fetched %+v", res)
+				}
+				got := float64(res.Versions[0].Bytes) / el.Seconds()
+				b.ReportMetric(got/1e6, "fetch-MB/s")
+				b.ReportMetric(raw/1e6, "raw-MB/s")
+				b.ReportMetric(got/raw, "ratio-vs-raw")
+				fmt.Fprintf(os.Stderr, "%s %d MiB: fetch %.0f MB/s, raw stream %.0f MB/s, ratio %.2f\n", mode, mb, got/1e6, raw/1e6, got/raw)
+				a.Close()
+				bn.Close()
+			}
+		})
+	}
+}

@@ -1,0 +1,332 @@
+package share
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/peer-node/peer/internal/blockstore"
+	"github.com/peer-node/peer/internal/cid"
+	"github.com/peer-node/peer/internal/identity"
+	"github.com/peer-node/peer/internal/kv"
+	"github.com/peer-node/peer/internal/mimei"
+	"github.com/peer-node/peer/internal/sealing"
+)
+
+// CheckCatalog checks that a catalog received for id is about id and
+// consistent: its spec derives id, its rights name a valid owner who is
+// the author, and every head is for id.
+func CheckCatalog(c *Catalog, id mimei.ID) (mimei.Spec, mimei.Rights, error) {
+	spec := mimei.Spec{Author: c.Author, AppType: c.AppType, Ext: c.Ext, Mark: c.Mark}
+	got, err := mimei.DeriveID(spec)
+	if err != nil {
+		return spec, mimei.Rights{}, fmt.Errorf("%w: catalog spec: %v", ErrMalformed, err)
+	}
+	if got != id || c.MiMei != id {
+		return spec, mimei.Rights{}, fmt.Errorf("%w: catalog is for %s, asked for %s", ErrMalformed, got, id)
+	}
+	r := mimei.Rights{Owner: c.Rights.Owner, Writers: c.Rights.Writers, Readers: c.Rights.Readers, Public: c.Rights.Public}
+	if err := r.Validate(); err != nil {
+		return spec, r, fmt.Errorf("%w: catalog rights: %v", ErrMalformed, err)
+	}
+	if r.Owner != identity.DID(mustKey(c.Author)) {
+		return spec, r, fmt.Errorf("%w: catalog owner %s is not the author %s", ErrMalformed, r.Owner, c.Author)
+	}
+	return spec, r, nil
+}
+
+func mustKey(did string) []byte {
+	k, err := identity.ParseDID(did)
+	if err != nil {
+		return nil
+	}
+	return k
+}
+
+// Receiver takes in one version of a MiMei published elsewhere: it is the
+// local block store given to the block exchange (so blocks already here
+// are not fetched again, and a broken fetch resumes), opens sealed blocks
+// with the content key as they arrive, and Finish verifies and imports the
+// version. Without a key (Hold) sealed blocks are kept as they are: the
+// node holds ciphertext it cannot read.
+type Receiver struct {
+	s       *Service
+	id      mimei.ID
+	cat     *Catalog
+	spec    mimei.Spec
+	rights  mimei.Rights
+	head    Head
+	key     *sealing.ContentKey
+	trusted bool // the catalog came from a device of the owner
+
+	mu        sync.Mutex
+	manifests map[cid.CID]bool
+	codecs    map[cid.CID]byte
+}
+
+// Receive prepares to take in head from catalog cat. For a sealed head the
+// content key must be known: keyRecord is the record of the head's epoch
+// as the owner sent it (nil to use one stored before). hold keeps the
+// sealed blocks without a key instead. trusted says the catalog came from
+// a device of the MiMei's owner; otherwise only versions the owner signed
+// are accepted (a cache cannot add writers).
+func (s *Service) Receive(cat *Catalog, head Head, keyRecord []byte, hold, trusted bool) (*Receiver, error) {
+	spec, rights, err := CheckCatalog(cat, head.MiMei)
+	if err != nil {
+		return nil, err
+	}
+	r := &Receiver{s: s, id: head.MiMei, cat: cat, spec: spec, rights: rights, head: head, trusted: trusted,
+		manifests: map[cid.CID]bool{head.Manifest: true}, codecs: map[cid.CID]byte{}}
+	if head.Epoch > 0 && !hold {
+		var k sealing.ContentKey
+		if keyRecord != nil {
+			k, err = s.StoreKeyRecord(head.MiMei, head.Epoch, rights.Owner, keyRecord)
+		} else {
+			k, err = s.contentKey(head.MiMei, head.Epoch, rights.Owner)
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.key = &k
+	}
+	return r, nil
+}
+
+// Roots are where the block exchange starts: the manifest chain.
+func (r *Receiver) Roots() []cid.CID { return []cid.CID{r.head.Manifest} }
+
+// Links tells the block exchange the children of a block: the blocks a
+// manifest lists and the next manifest; other blocks have none here.
+func (r *Receiver) Links(c cid.CID, data []byte) ([]cid.CID, error) {
+	r.mu.Lock()
+	isManifest := r.manifests[c]
+	r.mu.Unlock()
+	if !isManifest {
+		return nil, nil
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, b := range m.Blocks {
+		r.codecs[b] = m.Codecs[i]
+	}
+	if m.Next.Defined() {
+		r.manifests[m.Next] = true
+	}
+	return m.Links(), nil
+}
+
+func (r *Receiver) sealedMode(c cid.CID) (byte, bool) {
+	if r.key == nil {
+		return 0, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.manifests[c] {
+		return 0, false
+	}
+	b, ok := r.codecs[c]
+	return b, ok
+}
+
+// plainOf returns the plaintext CID a sealed block of this MiMei opened to.
+func (r *Receiver) plainOf(c cid.CID) (cid.CID, bool, error) {
+	b, err := r.s.kv.Get(sealedKey(c))
+	if errors.Is(err, kv.ErrNotFound) {
+		return cid.Undef, false, nil
+	} else if err != nil {
+		return cid.Undef, false, err
+	}
+	e, err := decodeSealedEntry(b)
+	if err != nil {
+		return cid.Undef, false, err
+	}
+	return e.plain, e.id == r.id, nil
+}
+
+// Has reports a block as here when it is (sealed blocks: when the
+// plaintext it opened to is).
+func (r *Receiver) Has(ctx context.Context, c cid.CID) (bool, error) {
+	if r.key != nil {
+		if p, ok, err := r.plainOf(c); err != nil || ok {
+			if err != nil {
+				return false, err
+			}
+			return r.s.blocks.Has(ctx, p)
+		}
+	}
+	return r.s.blocks.Has(ctx, c)
+}
+
+// Get returns a block as the exchange would have fetched it.
+func (r *Receiver) Get(ctx context.Context, c cid.CID) ([]byte, error) {
+	if r.key != nil {
+		if p, ok, err := r.plainOf(c); err != nil {
+			return nil, err
+		} else if ok {
+			plain, err := r.s.blocks.Get(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			return sealing.Seal(*r.key, plain), nil
+		}
+	}
+	return r.s.blocks.Get(ctx, c)
+}
+
+// Put stores a verified block: a sealed block is opened and its plaintext
+// stored under the plaintext's CID; anything else is stored as it is.
+func (r *Receiver) Put(ctx context.Context, c cid.CID, data []byte) error {
+	codecB, sealed := r.sealedMode(c)
+	if !sealed {
+		if err := r.s.blocks.Put(ctx, c, data); err != nil {
+			return err
+		}
+		return r.s.kv.Set(memberKey(r.id, c), nil)
+	}
+	plain, err := sealing.Open(*r.key, data)
+	if err != nil {
+		return fmt.Errorf("share: block %s of %s does not open with the epoch %d key: %w", c, r.id, r.head.Epoch, err)
+	}
+	pc := cid.Sum(byteCodec(codecB), plain)
+	if err := r.s.blocks.Put(ctx, pc, plain); err != nil {
+		return err
+	}
+	return r.s.kv.Set(sealedKey(c), encodeSealedEntry(sealedEntry{id: r.id, epoch: r.head.Epoch, plain: pc}))
+}
+
+// Size, Delete, Enumerate, Stats and Close complete blockstore.Store; the
+// exchange does not use them.
+func (r *Receiver) Size(ctx context.Context, c cid.CID) (int, error) { return r.s.blocks.Size(ctx, c) }
+
+// Delete is refused: a receiver only adds.
+func (r *Receiver) Delete(context.Context, ...cid.CID) error {
+	return errors.New("share: receiver does not delete")
+}
+
+// Enumerate walks the underlying store.
+func (r *Receiver) Enumerate(ctx context.Context, fn func(cid.CID, int) error) error {
+	return r.s.blocks.Enumerate(ctx, fn)
+}
+
+// Flush makes the received blocks durable.
+func (r *Receiver) Flush(ctx context.Context) error { return r.s.blocks.Flush(ctx) }
+
+// Stats are the underlying store's.
+func (r *Receiver) Stats(ctx context.Context) (blockstore.Stats, error) { return r.s.blocks.Stats(ctx) }
+
+// Close does nothing: the underlying store belongs to the node.
+func (r *Receiver) Close() error { return nil }
+
+var _ blockstore.Store = (*Receiver)(nil)
+
+// Received says what Finish did.
+type Received struct {
+	Head     Head
+	Version  mimei.VersionInfo
+	Held     bool  // sealed blocks kept without a key
+	Conflict error // the version was kept as a branch (wraps mimei.ErrConflict)
+}
+
+// Finish checks that every block the manifests list is here, then (unless
+// holding) verifies the version record and its blocks and imports the
+// version into the MiMei store, and records the head so the version can be
+// served on.
+func (r *Receiver) Finish(ctx context.Context) (Received, error) {
+	out := Received{Head: r.head, Held: r.key == nil && r.head.Epoch > 0}
+	var listed uint64
+	for mc := r.head.Manifest; mc.Defined(); {
+		data, err := r.s.blocks.Get(ctx, mc)
+		if err != nil {
+			return out, fmt.Errorf("share: manifest %s: %w", mc, err)
+		}
+		if err := cid.Verify(mc, data); err != nil {
+			return out, err
+		}
+		m, err := ParseManifest(data)
+		if err != nil {
+			return out, err
+		}
+		if err := r.s.kv.Set(memberKey(r.id, mc), nil); err != nil {
+			return out, err
+		}
+		for _, c := range m.Blocks {
+			listed++
+			ok, err := r.Has(ctx, c)
+			if err != nil {
+				return out, err
+			}
+			if !ok {
+				return out, fmt.Errorf("share: block %s of %s version %d is missing", c, r.id, r.head.Number)
+			}
+			if _, sealed, _ := r.plainOf(c); !sealed || r.key == nil {
+				if err := r.s.kv.Set(memberKey(r.id, c), nil); err != nil {
+					return out, err
+				}
+			}
+		}
+		mc = m.Next
+	}
+	if listed != r.head.Blocks {
+		return out, fmt.Errorf("%w: head of %s version %d says %d blocks, manifests list %d", ErrMalformed, r.id, r.head.Number, r.head.Blocks, listed)
+	}
+	if !out.Held {
+		record := r.head.Record
+		if r.key != nil {
+			p, ok, err := r.plainOf(record)
+			if err != nil {
+				return out, err
+			}
+			if !ok {
+				return out, fmt.Errorf("share: version record of %s version %d was not received", r.id, r.head.Number)
+			}
+			record = p
+		}
+		data, err := r.s.blocks.Get(ctx, record)
+		if err != nil {
+			return out, err
+		}
+		v, err := mimei.ParseVersion(data)
+		if err != nil {
+			return out, err
+		}
+		if v.Number != r.head.Number {
+			return out, fmt.Errorf("%w: head says version %d, record says %d", ErrMalformed, r.head.Number, v.Number)
+		}
+		if !r.trusted && v.Author != r.rights.Owner {
+			return out, fmt.Errorf("%w: version %d of %s from a cache is signed by %s, not its owner", ErrMalformed, v.Number, r.id, v.Author)
+		}
+		in := mimei.Import{Spec: r.spec, Rights: r.rights, Record: record, TrustRights: r.trusted}
+		if r.trusted || v.Author == r.rights.Owner {
+			in.Last, in.Release = r.cat.Last, r.cat.Release
+		}
+		out.Version, err = r.s.store.ImportVersion(ctx, in)
+		if errors.Is(err, mimei.ErrConflict) {
+			out.Conflict, err = err, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	enc, err := EncodeHead(&r.head)
+	if err != nil {
+		return out, err
+	}
+	b := r.s.kv.NewBatch()
+	defer b.Discard()
+	if err := errors.Join(b.Set(headKey(r.id, r.head.Number), enc),
+		b.Set(manifestRootKey(r.head.Manifest), key(r.id[:], u64(r.head.Number)))); err != nil {
+		return out, err
+	}
+	if err := r.s.blocks.Flush(ctx); err != nil {
+		return out, err
+	}
+	if err := b.Commit(); err != nil {
+		return out, err
+	}
+	return out, r.s.kv.Sync()
+}

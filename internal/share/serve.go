@@ -1,0 +1,148 @@
+package share
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/peer-node/peer/internal/cid"
+	"github.com/peer-node/peer/internal/codec"
+	"github.com/peer-node/peer/internal/kv"
+	"github.com/peer-node/peer/internal/mimei"
+	"github.com/peer-node/peer/internal/sealing"
+)
+
+// Authorize decides whether the persona behind a remote peer (empty for a
+// stranger) may fetch block c as part of MiMei mid: the MiMei's rights
+// must name the persona (or the MiMei be public) and c must be one of the
+// blocks published for that MiMei, so a reader of one MiMei cannot fetch
+// another's blocks by CID. A request for a version's manifest root is
+// written to the access log.
+func (s *Service) Authorize(persona, peerID, mid string, c cid.CID) error {
+	id, err := mimei.ParseID(mid)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotShared, err)
+	}
+	m, err := s.store.Registry().Get(id)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrNotShared, mid)
+	}
+	if RoleOf(m.Rights, persona) == RoleNone {
+		return fmt.Errorf("%w: %s", ErrNotShared, mid)
+	}
+	member, err := s.kv.Has(memberKey(id, c))
+	if err != nil {
+		return err
+	}
+	if !member {
+		b, err := s.kv.Get(sealedKey(c))
+		if errors.Is(err, kv.ErrNotFound) {
+			return fmt.Errorf("%w: block %s is not part of %s", ErrNotShared, c, mid)
+		} else if err != nil {
+			return err
+		}
+		e, err := decodeSealedEntry(b)
+		if err != nil {
+			return err
+		}
+		if e.id != id {
+			return fmt.Errorf("%w: block %s is not part of %s", ErrNotShared, c, mid)
+		}
+		return nil
+	}
+	if v, err := s.kv.Get(manifestRootKey(c)); err == nil && len(v) == mimei.IDLen+8 && [mimei.IDLen]byte(v) == id {
+		s.logAccess(id, binary.BigEndian.Uint64(v[mimei.IDLen:]), persona, peerID)
+	}
+	return nil
+}
+
+// Get returns block c for the block exchange server: sealed blocks are
+// sealed on the fly from the plaintext and the epoch's key; everything
+// else is read from the block store. Call it only after Authorize.
+func (s *Service) Get(ctx context.Context, c cid.CID) ([]byte, error) {
+	b, err := s.kv.Get(sealedKey(c))
+	if errors.Is(err, kv.ErrNotFound) {
+		return s.blocks.Get(ctx, c)
+	} else if err != nil {
+		return nil, err
+	}
+	e, err := decodeSealedEntry(b)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.store.Registry().Get(e.id)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.contentKey(e.id, e.epoch, m.Rights.Owner)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := s.blocks.Get(ctx, e.plain)
+	if err != nil {
+		return nil, err
+	}
+	return sealing.Seal(k, plain), nil
+}
+
+// Access is one entry of the access log: a persona's device fetched a
+// version of one of our MiMei.
+type Access struct {
+	Time    time.Time
+	MiMei   mimei.ID
+	Version uint64
+	Persona string // "" for a stranger (public MiMei)
+	Peer    string
+}
+
+type accessWire struct {
+	_       struct{} `cbor:",toarray"`
+	Version uint64
+	Persona string
+	Peer    string
+}
+
+func accessPrefix(id mimei.ID) []byte { return key([]byte("sh/al/"), id[:]) }
+
+func (s *Service) logAccess(id mimei.ID, n uint64, persona, peerID string) {
+	now := s.now()
+	s.mu.Lock()
+	s.seq++
+	seq := s.seq
+	s.mu.Unlock()
+	enc, err := codec.Marshal(accessWire{Version: n, Persona: persona, Peer: peerID})
+	if err == nil {
+		err = s.kv.Set(key(accessPrefix(id), u64(uint64(now.UnixMilli())), u64(seq)), enc)
+	}
+	if err != nil {
+		s.log.Warn("access log", "mimei", id.String(), "err", err)
+		return
+	}
+	s.event("share.access", map[string]any{"mimei": id.String(), "version": n, "persona": persona, "peer": peerID})
+}
+
+// AccessLog lists who fetched which version of id, oldest first, at most
+// limit entries (the newest); limit ≤ 0 means all.
+func (s *Service) AccessLog(id mimei.ID, limit int) ([]Access, error) {
+	pre := accessPrefix(id)
+	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
+	var out []Access
+	for it.Next() {
+		k := it.Key()[len(pre):]
+		var w accessWire
+		if len(k) != 16 || codec.Unmarshal(it.Value(), &w) != nil {
+			it.Close()
+			return nil, fmt.Errorf("share: corrupt access log entry of %s", id)
+		}
+		out = append(out, Access{
+			Time: time.UnixMilli(int64(binary.BigEndian.Uint64(k))).UTC(), MiMei: id,
+			Version: w.Version, Persona: w.Persona, Peer: w.Peer,
+		})
+		if limit > 0 && len(out) > limit {
+			out = out[1:]
+		}
+	}
+	return out, it.Close()
+}

@@ -1,0 +1,333 @@
+package share
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/peer-node/peer/internal/codec"
+	"github.com/peer-node/peer/internal/kv"
+	"github.com/peer-node/peer/internal/mimei"
+)
+
+func offerKey(id mimei.ID) []byte                { return key([]byte("sh/in/"), id[:]) }
+func subKey(id mimei.ID) []byte                  { return key([]byte("sh/s/"), id[:]) }
+func subscriberKey(id mimei.ID, p string) []byte { return key([]byte("sh/sub/"), id[:], []byte(p)) }
+func subscriberPrefix(id mimei.ID) []byte        { return key([]byte("sh/sub/"), id[:]) }
+func cacheKey(id mimei.ID) []byte                { return key([]byte("sh/c/"), id[:]) }
+
+// Incoming is a MiMei someone shared with us ("shared with me").
+type Incoming struct {
+	Offer
+	From     string // the owner's persona
+	Received time.Time
+}
+
+type incomingWire struct {
+	_        struct{} `cbor:",toarray"`
+	Offer    []byte
+	From     string
+	Received int64
+}
+
+// AddOffer records an offer received from persona from, who must be the
+// owner the offer names (others cannot share what is not theirs).
+func (s *Service) AddOffer(o *Offer, from string) (Incoming, error) {
+	spec := mimei.Spec{Author: o.Author, AppType: o.AppType, Ext: o.Ext, Mark: o.Mark}
+	id, err := mimei.DeriveID(spec)
+	if err != nil || id != o.MiMei {
+		return Incoming{}, fmt.Errorf("%w: offer names %s but its spec does not derive it", ErrMalformed, o.MiMei)
+	}
+	if identity := o.Author; identity != from {
+		return Incoming{}, fmt.Errorf("%w: offer of %s comes from %s, not its author", ErrNotOwner, o.MiMei, from)
+	}
+	in := Incoming{Offer: *o, From: from, Received: s.now()}
+	raw, err := EncodeOffer(o)
+	if err != nil {
+		return in, err
+	}
+	enc, err := codec.Marshal(incomingWire{Offer: raw, From: from, Received: in.Received.UnixMilli()})
+	if err != nil {
+		return in, err
+	}
+	if err := s.kv.Set(offerKey(o.MiMei), enc); err != nil {
+		return in, err
+	}
+	s.event("share.offered", map[string]any{"mimei": mimei.ID(o.MiMei).String(), "from": from, "write": o.Write})
+	return in, nil
+}
+
+// SharedWithMe lists the offers received, newest first.
+func (s *Service) SharedWithMe() ([]Incoming, error) {
+	it := s.kv.Iter(kv.IterOptions{Prefix: []byte("sh/in/")})
+	var out []Incoming
+	for it.Next() {
+		var w incomingWire
+		if err := codec.Unmarshal(it.Value(), &w); err != nil {
+			it.Close()
+			return nil, fmt.Errorf("share: corrupt offer: %w", err)
+		}
+		o, err := ParseOffer(w.Offer)
+		if err != nil {
+			it.Close()
+			return nil, err
+		}
+		out = append(out, Incoming{Offer: *o, From: w.From, Received: time.UnixMilli(w.Received).UTC()})
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Received.After(out[j].Received) })
+	return out, nil
+}
+
+// Incoming returns the offer received for id.
+func (s *Service) Incoming(id mimei.ID) (Incoming, bool, error) {
+	all, err := s.SharedWithMe()
+	if err != nil {
+		return Incoming{}, false, err
+	}
+	for _, in := range all {
+		if in.MiMei == id {
+			return in, true, nil
+		}
+	}
+	return Incoming{}, false, nil
+}
+
+// Subscription is our wish to keep a MiMei of another persona (or our own
+// on another device) up to date.
+type Subscription struct {
+	MiMei   mimei.ID
+	Owner   string
+	Since   time.Time
+	Checked time.Time // last time the owner was asked (push or safety net)
+	Have    uint64    // versions received so far (the newest number + 1; 0 = none)
+	Error   string    // why the last attempt failed ("" = it did not)
+}
+
+type subWire struct {
+	_       struct{} `cbor:",toarray"`
+	Owner   string
+	Since   int64
+	Checked int64
+	Have    uint64
+	Error   string
+}
+
+// Subscribe records a subscription to id, owned by owner.
+func (s *Service) Subscribe(id mimei.ID, owner string) (Subscription, error) {
+	if sub, ok, err := s.Subscription(id); err != nil || ok {
+		return sub, err
+	}
+	sub := Subscription{MiMei: id, Owner: owner, Since: s.now()}
+	return sub, s.putSub(sub)
+}
+
+func (s *Service) putSub(sub Subscription) error {
+	enc, err := codec.Marshal(subWire{Owner: sub.Owner, Since: sub.Since.UnixMilli(), Checked: sub.Checked.UnixMilli(), Have: sub.Have, Error: truncate(sub.Error, 512)})
+	if err != nil {
+		return err
+	}
+	return s.kv.Set(subKey(sub.MiMei), enc)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// Unsubscribe drops the subscription (what was received stays).
+func (s *Service) Unsubscribe(id mimei.ID) error { return s.kv.Delete(subKey(id)) }
+
+// Subscription returns the subscription to id, if any.
+func (s *Service) Subscription(id mimei.ID) (Subscription, bool, error) {
+	b, err := s.kv.Get(subKey(id))
+	if errors.Is(err, kv.ErrNotFound) {
+		return Subscription{}, false, nil
+	} else if err != nil {
+		return Subscription{}, false, err
+	}
+	sub, err := decodeSub(id, b)
+	return sub, err == nil, err
+}
+
+func decodeSub(id mimei.ID, b []byte) (Subscription, error) {
+	var w subWire
+	if err := codec.Unmarshal(b, &w); err != nil {
+		return Subscription{}, fmt.Errorf("share: corrupt subscription of %s: %w", id, err)
+	}
+	return Subscription{MiMei: id, Owner: w.Owner, Since: time.UnixMilli(w.Since).UTC(), Checked: time.UnixMilli(w.Checked).UTC(), Have: w.Have, Error: w.Error}, nil
+}
+
+// Subscriptions lists our subscriptions.
+func (s *Service) Subscriptions() ([]Subscription, error) {
+	pre := []byte("sh/s/")
+	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
+	var out []Subscription
+	for it.Next() {
+		var id mimei.ID
+		if len(it.Key()) != len(pre)+mimei.IDLen {
+			continue
+		}
+		copy(id[:], it.Key()[len(pre):])
+		sub, err := decodeSub(id, it.Value())
+		if err != nil {
+			it.Close()
+			return nil, err
+		}
+		out = append(out, sub)
+	}
+	return out, it.Close()
+}
+
+// Checked notes the outcome of bringing a subscription up to date.
+func (s *Service) Checked(id mimei.ID, have uint64, cause error) error {
+	sub, ok, err := s.Subscription(id)
+	if err != nil || !ok {
+		return err
+	}
+	sub.Checked = s.now()
+	sub.Have = max(sub.Have, have)
+	sub.Error = ""
+	if cause != nil {
+		sub.Error = cause.Error()
+	}
+	return s.putSub(sub)
+}
+
+// AddSubscriber records that a device of persona wants notifications of
+// new versions of id; the persona must be allowed to read it.
+func (s *Service) AddSubscriber(id mimei.ID, persona, device string) error {
+	m, role, err := s.access(id, persona)
+	if err != nil {
+		return err
+	}
+	if role == RolePublic && !m.Rights.Public {
+		return fmt.Errorf("%w: %s", ErrNotShared, id)
+	}
+	return s.kv.Set(subscriberKey(id, device), []byte(persona))
+}
+
+// RemoveSubscriber drops a device's subscription.
+func (s *Service) RemoveSubscriber(id mimei.ID, device string) error {
+	return s.kv.Delete(subscriberKey(id, device))
+}
+
+// Subscriber is a device to notify of new versions.
+type Subscriber struct {
+	Device  string
+	Persona string
+}
+
+// Subscribers lists the devices to notify of new versions of id whose
+// persona may still read it.
+func (s *Service) Subscribers(id mimei.ID) ([]Subscriber, error) {
+	m, err := s.store.Registry().Get(id)
+	if err != nil {
+		return nil, err
+	}
+	pre := subscriberPrefix(id)
+	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
+	var out []Subscriber
+	for it.Next() {
+		sb := Subscriber{Device: string(it.Key()[len(pre):]), Persona: string(it.Value())}
+		if RoleOf(m.Rights, sb.Persona) != RoleNone {
+			out = append(out, sb)
+		}
+	}
+	return out, it.Close()
+}
+
+// ---- sharing (owner side) ----
+
+// Share adds persona as a reader (or writer) of id and makes sure every
+// version can be fetched by them: key records rewrapped to include them,
+// versions published. It returns the Offer to send them.
+func (s *Service) Share(ctx context.Context, id mimei.ID, persona string, write bool, encKey EncKeyFunc) (*Offer, error) {
+	m, err := s.store.Registry().Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Rights.Owner != s.cfg.Persona {
+		return nil, fmt.Errorf("%w: %s", ErrNotOwner, id)
+	}
+	if persona == m.Rights.Owner {
+		return nil, fmt.Errorf("share: %s already owns %s", persona, id)
+	}
+	r := m.Rights
+	r.Readers = slices.DeleteFunc(slices.Clone(r.Readers), func(p string) bool { return p == persona })
+	r.Writers = slices.DeleteFunc(slices.Clone(r.Writers), func(p string) bool { return p == persona })
+	if write {
+		r.Writers = append(r.Writers, persona)
+	} else {
+		r.Readers = append(r.Readers, persona)
+	}
+	if m, err = s.store.Registry().SetRights(id, r); err != nil {
+		return nil, err
+	}
+	if !m.Rights.Public {
+		if _, err := s.rekey(ctx, m, false, encKey); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.PublishAll(ctx, id, encKey); err != nil {
+		return nil, err
+	}
+	s.event("share.shared", map[string]any{"mimei": id.String(), "with": persona, "write": write})
+	return &Offer{MiMei: id, Author: m.Spec.Author, AppType: m.Spec.AppType, Ext: m.Spec.Ext, Mark: m.Spec.Mark, Write: write}, nil
+}
+
+// Unshare removes persona from the readers and writers of id and, for a
+// non-public MiMei, rotates the content key: versions made from now on are
+// sealed with a key they cannot unwrap. What they already fetched stays
+// theirs. Versions published before keep their old epoch.
+func (s *Service) Unshare(ctx context.Context, id mimei.ID, persona string, encKey EncKeyFunc) error {
+	m, err := s.store.Registry().Get(id)
+	if err != nil {
+		return err
+	}
+	if m.Rights.Owner != s.cfg.Persona {
+		return fmt.Errorf("%w: %s", ErrNotOwner, id)
+	}
+	r := m.Rights
+	before := len(r.Readers) + len(r.Writers)
+	r.Readers = slices.DeleteFunc(slices.Clone(r.Readers), func(p string) bool { return p == persona })
+	r.Writers = slices.DeleteFunc(slices.Clone(r.Writers), func(p string) bool { return p == persona })
+	if len(r.Readers)+len(r.Writers) == before {
+		return fmt.Errorf("%w: %s is not shared with %s", ErrNotShared, id, persona)
+	}
+	if m, err = s.store.Registry().SetRights(id, r); err != nil {
+		return err
+	}
+	if !m.Rights.Public {
+		if _, err := s.rekey(ctx, m, true, encKey); err != nil {
+			return err
+		}
+	}
+	// Drop the persona's subscriptions.
+	pre := subscriberPrefix(id)
+	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
+	var drop [][]byte
+	for it.Next() {
+		if string(it.Value()) == persona {
+			drop = append(drop, bytes.Clone(it.Key()))
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	for _, k := range drop {
+		if err := s.kv.Delete(k); err != nil {
+			return err
+		}
+	}
+	s.event("share.unshared", map[string]any{"mimei": id.String(), "with": persona})
+	return nil
+}
