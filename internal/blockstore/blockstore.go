@@ -56,6 +56,23 @@ type Getter interface {
 	Get(ctx context.Context, c cid.CID) ([]byte, error)
 }
 
+// UnverifiedGetter is implemented by stores that can return a block without
+// re-hashing it, for readers that verify what they get anyway (the block
+// exchange server: its client checks every block). GetUnverified falls
+// back to Get through GetFast.
+type UnverifiedGetter interface {
+	GetUnverified(ctx context.Context, c cid.CID) ([]byte, error)
+}
+
+// GetFast reads c from g without re-hashing it when g allows that; the
+// caller must verify the result (or hand it to someone who will).
+func GetFast(ctx context.Context, g Getter, c cid.CID) ([]byte, error) {
+	if u, ok := g.(UnverifiedGetter); ok {
+		return u.GetUnverified(ctx, c)
+	}
+	return g.Get(ctx, c)
+}
+
 // Putter stores blocks. Put is idempotent: a block already present is not
 // written again. The caller computed c from data; Put trusts it. Put copies
 // data (or is done with it) before it returns.

@@ -590,6 +590,7 @@ func (ss *shareSvc) fetchHead(ctx context.Context, providers []peer.ID, cat *sha
 	if err != nil {
 		return gotVersion{}, err
 	}
+	fetched := time.Now()
 	got, err := r.Finish(ctx)
 	if err != nil {
 		return gotVersion{}, err
@@ -597,6 +598,7 @@ func (ss *shareSvc) fetchHead(ctx context.Context, providers []peer.ID, cat *sha
 	ev := map[string]any{
 		"mimei": id.String(), "version": h.Number, "fetched": res.Fetched, "skipped": res.Skipped,
 		"bytes": res.Bytes, "ms": time.Since(start).Milliseconds(), "providers": len(res.PerProvider),
+		"check_ms": time.Since(fetched).Milliseconds(),
 	}
 	if got.Conflict != nil {
 		ev["conflict"] = got.Conflict.Error()

@@ -87,6 +87,7 @@ func BenchmarkShareFetch(b *testing.B) {
 					b.Fatal(err)
 				}
 				raw := rawThroughput(b, a.Host(), bn.Host(), size)
+				evs := bn.Events().Subscribe(ctx, 0, func(typ string) bool { return typ == "share.received" })
 				b.StartTimer()
 				start := time.Now()
 				res, err := bn.Client.Fetch(ctx, m.ID, apiv1.FetchRequest{Owner: a.Persona()})
@@ -103,6 +104,11 @@ func BenchmarkShareFetch(b *testing.B) {
 				b.ReportMetric(raw/1e6, "raw-MB/s")
 				b.ReportMetric(got/raw, "ratio-vs-raw")
 				fmt.Fprintf(os.Stderr, "%s %d MiB: fetch %.0f MB/s, raw stream %.0f MB/s, ratio %.2f\n", mode, mb, got/1e6, raw/1e6, got/raw)
+				select {
+				case ev := <-evs:
+					fmt.Fprintf(os.Stderr, "  whole fetch %v; %s\n", el.Round(time.Millisecond), ev.Data)
+				default:
+				}
 				a.Close()
 				bn.Close()
 			}

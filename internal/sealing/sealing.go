@@ -30,7 +30,7 @@ import (
 const (
 	// BlockFormat is the first byte of every sealed block this code writes
 	// and reads.
-	BlockFormat = 0x01
+	BlockFormat = 0x02
 	// NonceSize is the length of the synthetic nonce (XChaCha20-Poly1305).
 	NonceSize = chacha20poly1305.NonceSizeX
 	// TagSize is the length of the Poly1305 tag.
@@ -118,14 +118,24 @@ func (k ContentKey) subkeys() (nonceKey [32]byte, aead cipher.AEAD) {
 	return nonceKey, aead
 }
 
-// syntheticNonce is keyed BLAKE3 of the plaintext under the nonce key,
-// truncated to NonceSize bytes.
-func syntheticNonce(nonceKey *[32]byte, plaintext []byte) [NonceSize]byte {
+// DigestSize is the length of a plaintext digest: BLAKE3-256, the hash
+// inside our CIDs (cid.Digest).
+const DigestSize = 32
+
+// Digest is the BLAKE3-256 digest of a block's plaintext.
+func Digest(plaintext []byte) [DigestSize]byte { return blake3.Sum256(plaintext) }
+
+// syntheticNonce is keyed BLAKE3, under the nonce key, of the plaintext's
+// BLAKE3-256 digest, truncated to NonceSize bytes. Deriving it from the
+// digest (not the plaintext itself) lets callers that already know the
+// digest — the block's CID names it — seal without hashing the block
+// again, and lets Open hand the digest back for the CID.
+func syntheticNonce(nonceKey *[32]byte, digest *[DigestSize]byte) [NonceSize]byte {
 	h, err := blake3.NewKeyed(nonceKey[:])
 	if err != nil {
 		panic("sealing: BLAKE3 refused a 32-byte key: " + err.Error())
 	}
-	h.Write(plaintext)
+	h.Write(digest[:])
 	var n [NonceSize]byte
 	h.Digest().Read(n[:])
 	return n
@@ -137,14 +147,22 @@ func syntheticNonce(nonceKey *[32]byte, plaintext []byte) [NonceSize]byte {
 //
 //	BlockFormat || nonce (24) || XChaCha20-Poly1305 ciphertext and tag
 //
-// with nonce = BLAKE3-keyed(nonce subkey, plaintext)[:24] and the format
-// byte as associated data; it is len(plaintext)+Overhead bytes long.
+// with nonce = BLAKE3-keyed(nonce subkey, BLAKE3-256(plaintext))[:24] and
+// the format byte as associated data; it is len(plaintext)+Overhead bytes
+// long.
 //
 // Seal panics if plaintext is longer than MaxBlockSize or k is the zero
 // key: both are programming errors (blocks are bounded by the chunker, keys
 // come from NewContentKey or Unwrap), and the zero key would encrypt
 // nothing.
 func Seal(k ContentKey, plaintext []byte) []byte {
+	return SealDigest(k, plaintext, Digest(plaintext))
+}
+
+// SealDigest is Seal for a caller that knows the plaintext's BLAKE3-256
+// digest (from its CID), saving a pass over the block. A wrong digest
+// gives a block Open refuses (the SIV check), never a weaker one.
+func SealDigest(k ContentKey, plaintext []byte, digest [DigestSize]byte) []byte {
 	if len(plaintext) > MaxBlockSize {
 		panic(fmt.Sprintf("sealing: Seal of %d bytes, limit %d", len(plaintext), MaxBlockSize))
 	}
@@ -152,7 +170,7 @@ func Seal(k ContentKey, plaintext []byte) []byte {
 		panic("sealing: Seal with the zero content key")
 	}
 	nonceKey, aead := k.subkeys()
-	nonce := syntheticNonce(&nonceKey, plaintext)
+	nonce := syntheticNonce(&nonceKey, &digest)
 	out := make([]byte, 1+NonceSize, len(plaintext)+Overhead)
 	out[0] = BlockFormat
 	copy(out[1:], nonce[:])
@@ -166,32 +184,42 @@ func Seal(k ContentKey, plaintext []byte) []byte {
 // is not the synthetic nonce of the plaintext — see the SIV check in
 // docs/formats-sealing.md).
 func Open(k ContentKey, sealed []byte) ([]byte, error) {
+	p, _, err := OpenDigest(k, sealed)
+	return p, err
+}
+
+// OpenDigest is Open that also returns the plaintext's BLAKE3-256 digest
+// (computed for the SIV check), from which the caller can build the
+// plaintext's CID without hashing it again (cid.FromDigest).
+func OpenDigest(k ContentKey, sealed []byte) ([]byte, [DigestSize]byte, error) {
+	var digest [DigestSize]byte
 	if len(sealed) > MaxSealedSize {
-		return nil, fmt.Errorf("%w: sealed block of %d bytes, limit %d", ErrTooLarge, len(sealed), MaxSealedSize)
+		return nil, digest, fmt.Errorf("%w: sealed block of %d bytes, limit %d", ErrTooLarge, len(sealed), MaxSealedSize)
 	}
 	if len(sealed) < Overhead {
-		return nil, fmt.Errorf("%w: sealed block of %d bytes, minimum %d", ErrMalformed, len(sealed), Overhead)
+		return nil, digest, fmt.Errorf("%w: sealed block of %d bytes, minimum %d", ErrMalformed, len(sealed), Overhead)
 	}
 	if sealed[0] != BlockFormat {
-		return nil, fmt.Errorf("%w: block format %d, want %d", ErrUnsupportedVersion, sealed[0], BlockFormat)
+		return nil, digest, fmt.Errorf("%w: block format %d, want %d", ErrUnsupportedVersion, sealed[0], BlockFormat)
 	}
 	if k.isZero() {
-		return nil, fmt.Errorf("%w: zero content key", ErrDecrypt)
+		return nil, digest, fmt.Errorf("%w: zero content key", ErrDecrypt)
 	}
 	nonceKey, aead := k.subkeys()
 	nonce := sealed[1 : 1+NonceSize]
 	plaintext, err := aead.Open(nil, nonce, sealed[1+NonceSize:], sealed[:1])
 	if err != nil {
-		return nil, fmt.Errorf("%w: block authentication failed", ErrDecrypt)
+		return nil, digest, fmt.Errorf("%w: block authentication failed", ErrDecrypt)
 	}
 	// SIV check: only a holder of k can make a block that authenticates,
 	// but one could pick a nonce other than the synthetic one; such a block
 	// breaks determinism (equal plaintexts, different stored bytes) and is
 	// refused.
-	want := syntheticNonce(&nonceKey, plaintext)
+	digest = Digest(plaintext)
+	want := syntheticNonce(&nonceKey, &digest)
 	if subtle.ConstantTimeCompare(want[:], nonce) != 1 {
 		clear(plaintext)
-		return nil, fmt.Errorf("%w: nonce is not the synthetic nonce of the plaintext", ErrDecrypt)
+		return nil, [DigestSize]byte{}, fmt.Errorf("%w: nonce is not the synthetic nonce of the plaintext", ErrDecrypt)
 	}
-	return plaintext, nil
+	return plaintext, digest, nil
 }

@@ -182,7 +182,11 @@ func (s *Service) sealOne(ctx context.Context, b kv.Writer, id mimei.ID, epoch u
 	if err != nil {
 		return cid.Undef, 0, fmt.Errorf("share: block %s: %w", c, err)
 	}
-	sealed := sealing.Seal(k, data)
+	digest, err := cid.Digest(c)
+	if err != nil {
+		return cid.Undef, 0, err
+	}
+	sealed := sealing.SealDigest(k, data, digest)
 	sc := cid.Sum(cid.Raw, sealed)
 	err = errors.Join(
 		b.Set(sealedKey(sc), encodeSealedEntry(sealedEntry{id: id, epoch: epoch, plain: c})),

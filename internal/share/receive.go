@@ -172,7 +172,11 @@ func (r *Receiver) Get(ctx context.Context, c cid.CID) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			return sealing.Seal(*r.key, plain), nil
+			digest, err := cid.Digest(p)
+			if err != nil {
+				return nil, err
+			}
+			return sealing.SealDigest(*r.key, plain, digest), nil
 		}
 	}
 	return r.s.blocks.Get(ctx, c)
@@ -188,11 +192,11 @@ func (r *Receiver) Put(ctx context.Context, c cid.CID, data []byte) error {
 		}
 		return r.s.kv.Set(memberKey(r.id, c), nil)
 	}
-	plain, err := sealing.Open(*r.key, data)
+	plain, digest, err := sealing.OpenDigest(*r.key, data)
 	if err != nil {
 		return fmt.Errorf("share: block %s of %s does not open with the epoch %d key: %w", c, r.id, r.head.Epoch, err)
 	}
-	pc := cid.Sum(byteCodec(codecB), plain)
+	pc := cid.FromDigest(byteCodec(codecB), digest)
 	if err := r.s.blocks.Put(ctx, pc, plain); err != nil {
 		return err
 	}

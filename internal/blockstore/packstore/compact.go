@@ -34,7 +34,7 @@ func (s *Store) Verify(ctx context.Context, progress func(done, total int)) (blo
 	s.smu.RUnlock()
 	done := 0
 	err := s.walkIndex(ctx, func(c cid.CID, loc location) error {
-		data, kind, err := s.readKind(c, loc, false)
+		data, kind, err := s.readKind(c, loc, false, true)
 		if errors.Is(err, blockstore.ErrClosed) {
 			return err
 		}

@@ -328,3 +328,37 @@ func TestIndexPointingAtWrongRecord(t *testing.T) {
 		t.Fatalf("Verify problems = %+v; want %s unreadable", rep.Problems, c1)
 	}
 }
+
+// TestGetUnverified: GetUnverified returns a block's bytes without
+// re-hashing them (a corrupt block comes back as stored, for a reader that
+// verifies), while Get refuses it; both fail alike for a missing block.
+func TestGetUnverified(t *testing.T) {
+	ctx := context.Background()
+	s := newEnv(t, false, Options{}).open(t)
+	data := bytes.Repeat([]byte("unverified "), 1000)
+	c := cid.Sum(cid.Raw, data)
+	if err := s.Put(ctx, c, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := blockstore.GetFast(ctx, s, c)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GetFast of a good block: %v", err)
+	}
+	corrupt(t, s, c)
+	if _, err := s.Get(ctx, c); !errors.Is(err, cid.ErrIntegrity) {
+		t.Fatalf("Get of a corrupt block: %v, want ErrIntegrity", err)
+	}
+	got, err = s.GetUnverified(ctx, c)
+	if err != nil || len(got) != len(data) || bytes.Equal(got, data) {
+		t.Fatalf("GetUnverified of a corrupt block: %d bytes, %v; want the corrupt bytes", len(got), err)
+	}
+	if cid.Verify(c, got) == nil {
+		t.Fatal("the corrupt bytes verify")
+	}
+	if _, err := s.GetUnverified(ctx, cid.Sum(cid.Raw, []byte("absent"))); !blockstore.IsNotFound(err) {
+		t.Fatalf("GetUnverified of a missing block: %v", err)
+	}
+}
