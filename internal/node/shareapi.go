@@ -134,6 +134,14 @@ func (a *shareAPI) Share(ctx context.Context, mid string, req apiv1.ShareRequest
 	if err != nil {
 		return apiv1.Sharing{}, err
 	}
+	// The owner's node knows a persona behind a connection only for
+	// contacts (their identity records list their devices), so a share
+	// with anyone else could never be fetched.
+	if c, err := a.n.contacts.Get(p); err != nil {
+		return apiv1.Sharing{}, httpapi.Errorf(http.StatusBadRequest, apiv1.CodeBadRequest, "%s is not a contact: add them first (peer invite, or peer contacts add)", p)
+	} else if c.Blocked {
+		return apiv1.Sharing{}, httpapi.Errorf(http.StatusBadRequest, apiv1.CodeBlocked, "%s is blocked", p)
+	}
 	if _, err := ss.Share(ctx, id, p, req.Write); err != nil {
 		return apiv1.Sharing{}, shareError(err)
 	}

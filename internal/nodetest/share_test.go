@@ -286,6 +286,19 @@ func TestSharePublicCache(t *testing.T) {
 		t.Fatalf("A's access log of %s: %+v, want B's fetch of version 0", m1, log)
 	}
 
+	// C, a stranger to A found through the DHT, gets nothing that is not
+	// public; and A shares only with contacts.
+	priv := newMiMei(t, a, "private", map[string][]byte{"secret.txt": []byte("not public")})
+	if _, err := a.Client.Backup(ctx, priv, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.Fetch(ctx, priv, apiv1.FetchRequest{Owner: a.Persona()}); apiCode(err) != apiv1.CodeNotShared {
+		t.Fatalf("stranger C's fetch of a private MiMei: %v, want %s", err, apiv1.CodeNotShared)
+	}
+	if _, err := a.Client.Share(ctx, priv, apiv1.ShareRequest{With: c.Persona()}); apiCode(err) != apiv1.CodeBadRequest {
+		t.Fatalf("sharing with a non-contact: %v, want %s", err, apiv1.CodeBadRequest)
+	}
+
 	a.Close()
 	Await(t, 60*time.Second, "C fetches from B's cache", func() error {
 		_, err := c.Client.Fetch(ctx, m1, apiv1.FetchRequest{Owner: a.Persona()})
