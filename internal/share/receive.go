@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/peer-node/peer/internal/blockstore"
 	"github.com/peer-node/peer/internal/cid"
@@ -63,7 +64,18 @@ type Receiver struct {
 	mu        sync.Mutex
 	manifests map[cid.CID]bool
 	codecs    map[cid.CID]byte
+
+	fmu       sync.Mutex // one flush at a time
+	unflushed int64      // bytes put since the last flush
+	flushed   time.Time
 }
+
+// Received blocks are made durable every flushBytes or flushEvery, so a
+// node killed mid-fetch keeps most of what arrived and resumes from there.
+const (
+	flushBytes = 8 << 20
+	flushEvery = time.Second
+)
 
 // Receive prepares to take in head from catalog cat. For a sealed head the
 // content key must be known: keyRecord is the record of the head's epoch
@@ -77,7 +89,7 @@ func (s *Service) Receive(cat *Catalog, head Head, keyRecord []byte, hold, trust
 		return nil, err
 	}
 	r := &Receiver{s: s, id: head.MiMei, cat: cat, spec: spec, rights: rights, head: head, trusted: trusted,
-		manifests: map[cid.CID]bool{head.Manifest: true}, codecs: map[cid.CID]byte{}}
+		manifests: map[cid.CID]bool{head.Manifest: true}, codecs: map[cid.CID]byte{}, flushed: time.Now()}
 	if head.Epoch > 0 && !hold {
 		var k sealing.ContentKey
 		if keyRecord != nil {
@@ -185,6 +197,29 @@ func (r *Receiver) Get(ctx context.Context, c cid.CID) ([]byte, error) {
 // Put stores a verified block: a sealed block is opened and its plaintext
 // stored under the plaintext's CID; anything else is stored as it is.
 func (r *Receiver) Put(ctx context.Context, c cid.CID, data []byte) error {
+	if err := r.put(ctx, c, data); err != nil {
+		return err
+	}
+	return r.maybeFlush(ctx, len(data))
+}
+
+// maybeFlush flushes the block store (and with it the index entries
+// written before) when enough arrived since the last flush.
+func (r *Receiver) maybeFlush(ctx context.Context, n int) error {
+	r.fmu.Lock()
+	defer r.fmu.Unlock()
+	r.unflushed += int64(n)
+	if r.unflushed < flushBytes && time.Since(r.flushed) < flushEvery {
+		return nil
+	}
+	if err := r.s.blocks.Flush(ctx); err != nil {
+		return err
+	}
+	r.unflushed, r.flushed = 0, time.Now()
+	return nil
+}
+
+func (r *Receiver) put(ctx context.Context, c cid.CID, data []byte) error {
 	codecB, sealed := r.sealedMode(c)
 	if !sealed {
 		if err := r.s.blocks.Put(ctx, c, data); err != nil {
