@@ -94,6 +94,8 @@ directory (` + defaultDirHint() + `).`,
 	root.AddCommand(a.versionActionCmds()...)
 	// The peer-to-peer network: connections, invites, contacts, blocks.
 	root.AddCommand(a.netCmds()...)
+	// Sharing: who may fetch our MiMei, what is shared with us, fetches.
+	root.AddCommand(a.shareCmds()...)
 	return root
 }
 

@@ -74,9 +74,8 @@ func (c *Client) Fetch(ctx context.Context, mid string, req apiv1.FetchRequest) 
 	return r, c.send(ctx, c.long(), http.MethodPost, mimeiPath(mid)+"/fetch", req, &r)
 }
 
-// AccessLog lists who fetched which version of a MiMei of ours, newest
-// first: at most limit entries (0: the node's default, 100; at most
-// 10000).
+// AccessLog lists who fetched which version of a MiMei of ours: the latest
+// limit fetches (0: the node's default, 100; at most 10000), oldest first.
 func (c *Client) AccessLog(ctx context.Context, mid string, limit int) ([]apiv1.Access, error) {
 	p := mimeiPath(mid) + "/access"
 	if limit > 0 {

@@ -228,8 +228,8 @@ func decodeOptionalJSON(r *http.Request, v any) error {
 	return decodeJSON(r, v)
 }
 
-// limitQuery reads ?limit= of the access log: 0 to MaxAccessLimit,
-// DefaultAccess when absent. 0 asks for nothing (an existence check).
+// limitQuery reads ?limit= of the access log: 1 to MaxAccessLimit; absent
+// or 0 is DefaultAccess. The backend always gets a bound.
 func limitQuery(r *http.Request) (int, error) {
 	v := r.URL.Query().Get("limit")
 	if v == "" {
@@ -237,7 +237,10 @@ func limitQuery(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 || n > MaxAccessLimit {
-		return 0, badRequest("?limit=%s: give a number of entries from 0 to %d", v, MaxAccessLimit)
+		return 0, badRequest("?limit=%s: give a number of entries from 1 to %d (0: the default, %d)", v, MaxAccessLimit, DefaultAccess)
+	}
+	if n == 0 {
+		n = DefaultAccess
 	}
 	return n, nil
 }

@@ -241,7 +241,7 @@ func TestAccessCacheBranches(t *testing.T) {
 	}{
 		{"", 100, 2},
 		{"?limit=1", 1, 1},
-		{"?limit=0", 0, 0},
+		{"?limit=0", 100, 2},
 		{"?limit=10000", 10000, 2},
 	} {
 		var l []apiv1.Access
@@ -253,10 +253,13 @@ func TestAccessCacheBranches(t *testing.T) {
 	}
 	var l []apiv1.Access
 	c.want(200, "", &l, "GET", own+"/access", nil)
-	if l[0].Name != "carol" || l[0].Peer != httpapitest.PeerAlice || l[1].Persona != "" {
+	if l[1].Name != "carol" || l[1].Peer != httpapitest.PeerAlice || l[0].Persona != "" {
 		t.Fatalf("access: %+v", l)
 	}
-	c.want(403, apiv1.CodeNotOwner, nil, "GET", in+"/access", nil)
+	if _, data := c.do("GET", in+"/access", nil); strings.TrimSpace(string(data)) != "[]" {
+		t.Errorf("access of a MiMei nobody fetched from us: %s, want []", data)
+	}
+	c.want(404, apiv1.CodeNotFound, nil, "GET", "/api/v1/mimei/mnothing/access", nil)
 
 	// Empty lists are [], never null.
 	for _, p := range []string{"/api/v1/cache", own + "/branches"} {

@@ -331,14 +331,17 @@ func (s *Share) AccessLog(_ context.Context, mid string, limit int) ([]apiv1.Acc
 		return nil, err
 	}
 	s.lastLimit = limit
-	if err := s.own(mid); err != nil {
-		return nil, err
+	if !known(mid) {
+		return nil, serrf(apiv1.CodeNotFound, "no MiMei %s", mid)
 	}
-	l := []apiv1.Access{
-		{Time: s.clock, Version: 2, Persona: PersonaCarol, Name: "carol", Peer: PeerAlice},
+	if mid != OwnMiMei {
+		return nil, nil // nobody fetched it from us
+	}
+	l := []apiv1.Access{ // oldest first, as the node answers
 		{Time: s.clock.Add(-time.Hour), Version: 1, Peer: PeerRelayed},
+		{Time: s.clock, Version: 2, Persona: PersonaCarol, Name: "carol", Peer: PeerAlice},
 	}
-	return l[:min(limit, len(l))], nil
+	return l[len(l)-min(limit, len(l)):], nil
 }
 
 func (s *Share) Cache(context.Context) ([]apiv1.CacheEntry, error) {
