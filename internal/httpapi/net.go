@@ -172,17 +172,22 @@ func (s *Server) netRoutes() {
 var errNetOff = Errorf(http.StatusServiceUnavailable, apiv1.CodeNetworkOff,
 	"the peer-to-peer network is off: this node runs without it")
 
-// netJSON serves a network route answering f's value as JSON with status;
-// with 204 No Content f's value is ignored and no body is sent. Without a
-// NetBackend it answers 503 network_off.
+// netJSON serves a network route answering f's value as JSON with status
+// (see backendJSON). Without a NetBackend it answers 503 network_off.
 func (s *Server) netJSON(status int, f func(r *http.Request, n NetBackend) (any, error)) http.Handler {
+	return backendJSON(s, status, s.opts.Net, errNetOff, f)
+}
+
+// backendJSON serves an authenticated route answering f's value as JSON
+// with status; with 204 No Content f's value is ignored and no body is
+// sent. When the backend b is nil it answers missing.
+func backendJSON[B any](s *Server, status int, b B, missing *Error, f func(r *http.Request, b B) (any, error)) http.Handler {
 	return s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := s.opts.Net
-		if n == nil {
-			writeError(w, errNetOff)
+		if any(b) == nil {
+			writeError(w, missing)
 			return
 		}
-		v, err := f(r, n)
+		v, err := f(r, b)
 		if err != nil {
 			s.fail(w, r, err)
 			return

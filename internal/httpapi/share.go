@@ -154,28 +154,11 @@ func (s *Server) shareRoutes() {
 	}))
 }
 
-// shareJSON serves a sharing route answering f's value as JSON with status;
-// with 204 No Content f's value is ignored and no body is sent. Without a
-// ShareBackend it answers 503 network_off: sharing needs the network.
+// shareJSON serves a sharing route answering f's value as JSON with status
+// (see backendJSON). Without a ShareBackend it answers 503 network_off:
+// sharing needs the network.
 func (s *Server) shareJSON(status int, f func(r *http.Request, sb ShareBackend) (any, error)) http.Handler {
-	return s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sb := s.opts.Share
-		if sb == nil {
-			writeError(w, errShareOff)
-			return
-		}
-		v, err := f(r, sb)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if status == http.StatusNoContent {
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(status)
-			return
-		}
-		writeJSON(w, status, v)
-	}))
+	return backendJSON(s, status, s.opts.Share, errShareOff, f)
 }
 
 var errShareOff = Errorf(http.StatusServiceUnavailable, apiv1.CodeNetworkOff,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/dirtree"
@@ -102,7 +103,7 @@ func (s *Store) ImportVersion(ctx context.Context, in Import) (VersionInfo, erro
 	if err := v.Verify(id, s.now(), s.opts.Revoked); err != nil {
 		return VersionInfo{}, err
 	}
-	if v.Author != rights.Owner && !containsPersona(rights.Writers, v.Author) {
+	if v.Author != rights.Owner && !slices.Contains(rights.Writers, v.Author) {
 		return VersionInfo{}, fmt.Errorf("%w: version %d of %s is signed by %s, neither its owner nor a writer", ErrBadRights, v.Number, id, v.Author)
 	}
 	// Every block the version needs must be here before it is listed.
@@ -132,7 +133,7 @@ func (s *Store) ImportVersion(ctx context.Context, in Import) (VersionInfo, erro
 		}
 	} else if m, err := s.reg.Get(id); err != nil {
 		return VersionInfo{}, err
-	} else if v.Author != m.Rights.Owner && !containsPersona(m.Rights.Writers, v.Author) {
+	} else if v.Author != m.Rights.Owner && !slices.Contains(m.Rights.Writers, v.Author) {
 		return VersionInfo{}, fmt.Errorf("%w: version %d of %s is signed by %s, neither its owner nor a writer", ErrBadRights, v.Number, id, v.Author)
 	}
 	vi := VersionInfo{Version: v, CID: in.Record}
@@ -267,13 +268,4 @@ func (s *Store) Branches(ctx context.Context, id ID) ([]Branch, error) {
 		}
 	}
 	return out, nil
-}
-
-func containsPersona(list []string, p string) bool {
-	for _, x := range list {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -150,23 +151,14 @@ func RoleOf(r mimei.Rights, persona string) Role {
 	switch {
 	case persona != "" && persona == r.Owner:
 		return RoleOwner
-	case persona != "" && contains(r.Writers, persona):
+	case persona != "" && slices.Contains(r.Writers, persona):
 		return RoleWriter
-	case persona != "" && contains(r.Readers, persona):
+	case persona != "" && slices.Contains(r.Readers, persona):
 		return RoleReader
 	case r.Public:
 		return RolePublic
 	}
 	return RoleNone
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // access checks that persona may fetch id and returns its metadata.
