@@ -419,20 +419,37 @@ func printableKey(key string) string {
 	return "/" + ns + "/" + hex.EncodeToString([]byte(rest))
 }
 
-// GetValue fetches the best record for key from the DHT; ErrNotFound when
-// no peer has one.
+// getQuorum is how many peers must answer a DHT get before the search
+// stops. The library's default (0) walks the whole query and, when the
+// context ends first, reports the deadline even though a record arrived;
+// on a loaded node that turned found records into failures.
+const getQuorum = 3
+
+// GetValue fetches the best record for key from the DHT: the best of the
+// first getQuorum answers, or the best seen when ctx ends first;
+// ErrNotFound when no peer has one.
 func (h *Host) GetValue(ctx context.Context, key string) ([]byte, error) {
 	if h.dht == nil {
 		return nil, ErrNoDHT
 	}
-	v, err := h.dht.GetValue(ctx, key)
-	if errors.Is(err, routing.ErrNotFound) {
-		return nil, fmt.Errorf("DHT get %s: %w: %w", printableKey(key), ErrNotFound, err)
-	}
+	// SearchValue streams ever better records (already validated and
+	// selected by the namespace's validator); the last one is the best.
+	ch, err := h.dht.SearchValue(ctx, key, dht.Quorum(getQuorum))
 	if err != nil {
 		return nil, fmt.Errorf("DHT get %s: %w", printableKey(key), err)
 	}
-	return v, nil
+	var best []byte
+	for v := range ch {
+		best = v
+	}
+	switch {
+	case best != nil:
+		return best, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("DHT get %s: %w", printableKey(key), ctx.Err())
+	default:
+		return nil, fmt.Errorf("DHT get %s: %w: %w", printableKey(key), ErrNotFound, routing.ErrNotFound)
+	}
 }
 
 // Provide announces in the DHT that this node can serve the content
