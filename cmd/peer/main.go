@@ -87,7 +87,7 @@ directory (` + defaultDirHint() + `).`,
 	root.SetErr(a.stderr)
 	root.PersistentFlags().StringVar(&a.dataDir, "data", "", "data directory (default $PEER_DATA or the per-user data directory)")
 	root.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON for scripts instead of text")
-	root.AddCommand(a.upCmd(), a.initCmd(), a.statusCmd(), a.idCmd(), a.personaCmd(), a.versionCmd())
+	root.AddCommand(a.upCmd(), a.initCmd(), a.statusCmd(), a.idCmd(), a.personaCmd(), a.deviceCmd(), a.versionCmd())
 	// The MiMei store.
 	root.AddCommand(a.mimeiCmd(), a.putCmd(), a.getCmd(), a.lsCmd(), a.statCmd(), a.mkdirCmd(), a.mvCmd(), a.rmCmd(),
 		a.dbCmd(), a.backupCmd(), a.versionsCmd(), a.diffCmd(), a.forkCmd(), a.refCmd(), a.storeCmd(), a.benchCmd())

@@ -116,3 +116,16 @@ func (c *Client) Blocked(ctx context.Context) (apiv1.Blocked, error) {
 	var b apiv1.Blocked
 	return b, c.do(ctx, http.MethodGet, "/api/v1/blocks", nil, &b)
 }
+
+// Devices lists this persona's devices: this one and those paired to it.
+func (c *Client) Devices(ctx context.Context) ([]apiv1.OwnDevice, error) {
+	var l []apiv1.OwnDevice
+	return l, c.do(ctx, http.MethodGet, "/api/v1/devices", nil, &l)
+}
+
+// PairDevice makes a one-time code by which a new device joins this
+// persona; ttl 0 means the node's default (10 minutes).
+func (c *Client) PairDevice(ctx context.Context, ttl time.Duration) (apiv1.PairCode, error) {
+	var pc apiv1.PairCode
+	return pc, c.do(ctx, http.MethodPost, "/api/v1/devices/pair", apiv1.PairDevice{TTLSeconds: int64(ttl / time.Second)}, &pc)
+}

@@ -133,3 +133,25 @@ type Blocked struct {
 	Personas []string `json:"personas"`
 	Peers    []string `json:"peers"`
 }
+
+// PairDevice is the body of POST /api/v1/devices/pair.
+type PairDevice struct {
+	TTLSeconds int64 `json:"ttl_seconds,omitempty"` // default 10 minutes; at most 1 hour
+}
+
+// PairCode is a one-time code by which one new device joins this persona
+// (`peer device join CODE` on the new device).
+type PairCode struct {
+	Code    string    `json:"code"`
+	Expires time.Time `json:"expires"`
+}
+
+// OwnDevice is one device of this persona.
+type OwnDevice struct {
+	PeerID string    `json:"peer_id"`
+	Name   string    `json:"name,omitempty"`
+	This   bool      `json:"this"`            // the device answering
+	Online bool      `json:"online"`          // connected to it now
+	Added  time.Time `json:"added,omitzero"`  // when it was paired (not for this device)
+	Addrs  []string  `json:"addrs,omitempty"` // last known addresses
+}

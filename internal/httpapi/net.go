@@ -12,10 +12,11 @@ import (
 // Limits on what the network routes accept, checked before the backend
 // sees a request.
 const (
-	MaxTargetBytes  = 1024           // a did:key, pet name, peer ID or multiaddr
-	MaxLinkBytes    = 8192           // an invite link
-	MaxNameBytes    = 128            // a pet name or suggested name
-	MaxInviteTTLSec = 30 * 24 * 3600 // 30 days
+	MaxTargetBytes      = 1024           // a did:key, pet name, peer ID or multiaddr
+	MaxLinkBytes        = 8192           // an invite link
+	MaxNameBytes        = 128            // a pet name or suggested name
+	MaxInviteTTLSec     = 30 * 24 * 3600 // 30 days
+	MaxDevicePairTTLSec = 3600           // 1 hour
 )
 
 // netRoutes adds the routes of the peer-to-peer side: the network status,
@@ -48,6 +49,22 @@ func (s *Server) netRoutes() {
 			return nil, err
 		}
 		return n.Connect(r.Context(), t)
+	}))
+
+	// Own devices.
+	m.Handle("GET /api/v1/devices", s.netJSON(http.StatusOK, func(r *http.Request, n NetBackend) (any, error) {
+		l, err := n.Devices(r.Context())
+		return nonNil(l), err
+	}))
+	m.Handle("POST /api/v1/devices/pair", s.netJSON(http.StatusCreated, func(r *http.Request, n NetBackend) (any, error) {
+		var req apiv1.PairDevice
+		if err := decodeJSON(r, &req); err != nil {
+			return nil, err
+		}
+		if req.TTLSeconds < 0 || req.TTLSeconds > MaxDevicePairTTLSec {
+			return nil, badRequest("ttl_seconds %d is out of range: give 0 (the default, 10 minutes) up to %d (1 hour)", req.TTLSeconds, MaxDevicePairTTLSec)
+		}
+		return n.PairDevice(r.Context(), req)
 	}))
 
 	// Invites.

@@ -42,6 +42,8 @@ var netRoutes = []struct {
 	{"GET", "/api/v1/blocks", nil},
 	{"POST", "/api/v1/blocks", apiv1.Target{Target: "12D3KooWX"}},
 	{"DELETE", "/api/v1/blocks/12D3KooWX", nil},
+	{"GET", "/api/v1/devices", nil},
+	{"POST", "/api/v1/devices/pair", apiv1.PairDevice{}},
 }
 
 func TestNetRoutesNeedToken(t *testing.T) {
@@ -136,6 +138,22 @@ func TestNetPingAndConnect(t *testing.T) {
 	c.want(403, apiv1.CodeBlocked, nil, "POST", "/api/v1/peers/connect", apiv1.Target{Target: httpapitest.PeerAlice})
 	n.Fail("Ping", errors.New("the host fell over"))
 	c.want(500, apiv1.CodeInternal, nil, "POST", "/api/v1/peers/ping", apiv1.Target{Target: httpapitest.PersonaBob})
+}
+
+func TestNetDevices(t *testing.T) {
+	c := serveNet(t, httpapitest.NewNet())
+	var pc apiv1.PairCode
+	c.want(201, "", &pc, "POST", "/api/v1/devices/pair", apiv1.PairDevice{TTLSeconds: 60})
+	if pc.Code == "" || pc.Expires.IsZero() {
+		t.Fatalf("pair code %+v", pc)
+	}
+	c.want(400, apiv1.CodeBadRequest, nil, "POST", "/api/v1/devices/pair", apiv1.PairDevice{TTLSeconds: 2 * 3600})
+	c.want(400, apiv1.CodeBadRequest, nil, "POST", "/api/v1/devices/pair", apiv1.PairDevice{TTLSeconds: -1})
+	var ds []apiv1.OwnDevice
+	c.want(200, "", &ds, "GET", "/api/v1/devices", nil)
+	if len(ds) != 1 || !ds[0].This {
+		t.Fatalf("devices %+v", ds)
+	}
 }
 
 func TestNetInvites(t *testing.T) {

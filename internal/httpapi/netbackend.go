@@ -30,4 +30,7 @@ type NetBackend interface {
 	Block(ctx context.Context, target string) error
 	Unblock(ctx context.Context, target string) error
 	Blocked(ctx context.Context) (apiv1.Blocked, error)
+
+	Devices(ctx context.Context) ([]apiv1.OwnDevice, error)
+	PairDevice(ctx context.Context, req apiv1.PairDevice) (apiv1.PairCode, error)
 }

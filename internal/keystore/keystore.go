@@ -61,6 +61,10 @@ type CreateOptions struct {
 	// Mnemonic restores from an existing 24-word recovery phrase;
 	// "" generates a new one.
 	Mnemonic string
+	// Seed restores from a root seed (the 64-byte BIP-39 seed) handed over
+	// by a paired device of the same person, instead of a phrase; Create then
+	// returns no phrase. Mnemonic must be empty.
+	Seed []byte
 	// Passphrase seals the secret files; nil or empty leaves them unsealed.
 	Passphrase []byte
 	// FirstPersonaName names persona 0; "" means "default".
@@ -169,6 +173,16 @@ func (s *Store) PersonaKey(id string) (ed25519.PrivateKey, error) {
 		return nil, err
 	}
 	return bytes.Clone(p.key), nil
+}
+
+// RootSeed returns a copy of the root secret every persona key derives
+// from. It is as secret as the recovery phrase: it leaves the node only to
+// a device being paired to the same person, over an authenticated,
+// encrypted channel (see docs/devices.md).
+func (s *Store) RootSeed() []byte {
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	return bytes.Clone(s.st.root)
 }
 
 // DeviceKey returns a copy of this device's private key.

@@ -188,6 +188,30 @@ func TestTwoDevicesOnePhrase(t *testing.T) {
 	}
 }
 
+// TestCreateFromRootSeed: a device paired by handing over the root seed
+// gets the same personas, its own device key and no recovery phrase.
+func TestCreateFromRootSeed(t *testing.T) {
+	a, _ := newStore(t, false)
+	seed := a.RootSeed()
+	b, phrase, err := Create(filepath.Join(t.TempDir(), "k"), CreateOptions{Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if phrase != "" {
+		t.Fatal("a store made from a seed returned a phrase")
+	}
+	if a.DefaultPersona().ID != b.DefaultPersona().ID || !bytes.Equal(b.RootSeed(), seed) {
+		t.Fatal("same seed, different persona")
+	}
+	if bytes.Equal(a.DevicePublicKey(), b.DevicePublicKey()) {
+		t.Fatal("device key shared")
+	}
+	seed[0] ^= 1
+	if bytes.Equal(a.RootSeed(), seed) {
+		t.Fatal("RootSeed returned the store's own slice")
+	}
+}
+
 func TestCreateErrors(t *testing.T) {
 	_, existingDir := newStore(t, false)
 	full := t.TempDir()
@@ -202,10 +226,13 @@ func TestCreateErrors(t *testing.T) {
 		{"directory not empty", full, CreateOptions{}, ErrExists},
 		{"bad phrase", filepath.Join(t.TempDir(), "k"), CreateOptions{Mnemonic: "abandon abandon"}, identity.ErrBadMnemonic},
 		{"bad first name", filepath.Join(t.TempDir(), "k"), CreateOptions{FirstPersonaName: "has space"}, ErrBadName},
+		{"short seed", filepath.Join(t.TempDir(), "k"), CreateOptions{Seed: make([]byte, 32)}, nil},
+		{"seed and phrase", filepath.Join(t.TempDir(), "k"), CreateOptions{Seed: make([]byte, 64), Mnemonic: "x"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, err := Create(tt.dir, tt.opts); !errors.Is(err, tt.want) {
+			_, _, err := Create(tt.dir, tt.opts)
+			if tt.want == nil && err == nil || tt.want != nil && !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
 		})

@@ -83,17 +83,28 @@ func Create(dir string, opts CreateOptions) (s *Store, mnemonic string, err erro
 		return nil, "", err
 	}
 
-	mnemonic = opts.Mnemonic
-	if mnemonic == "" {
-		if mnemonic, err = identity.NewMnemonic(); err != nil {
+	var root []byte
+	switch {
+	case opts.Seed != nil:
+		if opts.Mnemonic != "" {
+			return nil, "", errors.New("keystore: give a recovery phrase or a root seed, not both")
+		}
+		if len(opts.Seed) != rootLen {
+			return nil, "", fmt.Errorf("keystore: root seed of %d bytes, want %d", len(opts.Seed), rootLen)
+		}
+		root = bytes.Clone(opts.Seed)
+	default:
+		mnemonic = opts.Mnemonic
+		if mnemonic == "" {
+			if mnemonic, err = identity.NewMnemonic(); err != nil {
+				return nil, "", err
+			}
+		}
+		if root, err = identity.SeedFromMnemonic(mnemonic); err != nil {
 			return nil, "", err
 		}
+		mnemonic = identity.NormalizeMnemonic(mnemonic)
 	}
-	root, err := identity.SeedFromMnemonic(mnemonic)
-	if err != nil {
-		return nil, "", err
-	}
-	mnemonic = identity.NormalizeMnemonic(mnemonic)
 	_, device, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, "", fmt.Errorf("keystore: device key: %w", err)

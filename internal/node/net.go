@@ -25,6 +25,7 @@ import (
 	"github.com/peer-node/peer/internal/identity"
 	"github.com/peer-node/peer/internal/idrecord"
 	"github.com/peer-node/peer/internal/p2p"
+	"github.com/peer-node/peer/internal/pairing"
 )
 
 // Network timing.
@@ -56,7 +57,9 @@ type netSvc struct {
 
 	// Sets read by libp2p goroutines (gater, relay ACL): replaced whole.
 	blocked      atomic.Pointer[map[peer.ID]bool]
-	contactPeers atomic.Pointer[map[peer.ID]string] // device -> persona
+	contactPeers atomic.Pointer[map[peer.ID]string] // device -> persona (own devices: our persona)
+	own          atomic.Pointer[[]ownDevice]        // paired devices of our persona
+	pair         pairState
 
 	mu         sync.Mutex
 	published  time.Time
@@ -84,6 +87,7 @@ func (n *Node) startNetwork() error {
 	}
 	s := &netSvc{n: n, contacts: n.contacts, republish: make(chan struct{}, 1)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.reloadOwnDevices()
 	s.refreshSets()
 	n.contacts.OnChange(s.refreshSets)
 
@@ -146,6 +150,7 @@ func (n *Node) startNetwork() error {
 		return err
 	}
 	h.Host().SetStreamHandler(contacts.ProtocolID, s.serveInvite)
+	h.Host().SetStreamHandler(pairing.ProtocolID, s.servePair)
 	h.OnPeerFound(func(ai peer.AddrInfo) {
 		s.goBackground(func() {
 			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
@@ -245,6 +250,9 @@ func (s *netSvc) refreshSets() {
 			}
 		}
 	}
+	for _, d := range s.ownDevices() {
+		cp[d.PeerID] = s.n.Persona()
+	}
 	s.blocked.Store(&blocked)
 	s.contactPeers.Store(&cp)
 	if s.host != nil {
@@ -290,7 +298,13 @@ func (s *netSvc) onConnect(c network.Conn) {
 	if m == nil {
 		return
 	}
-	if persona, ok := (*m)[p]; ok {
+	if persona, ok := (*m)[p]; ok && persona == s.n.Persona() {
+		s.goBackground(func() {
+			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+			defer cancel()
+			s.learnOwnAddrs(ctx, p)
+		})
+	} else if ok {
 		s.goBackground(func() {
 			_ = s.contacts.Seen(persona, time.Now())
 			s.n.bus.Publish("contact.online", map[string]any{"persona": persona, "peer": p.String()})
@@ -455,6 +469,17 @@ func (s *netSvc) buildRecord() ([]byte, error) {
 		Persona: persona.ID, Seq: seq, Issued: now, Expires: now.Add(recordLifetime),
 		Devices: []idrecord.Device{{Cert: certB, Addrs: s.advertised(idrecord.MaxAddrs)}},
 		EncKey:  enc.PublicKey().Bytes(),
+	}
+	// Our other devices too, with their last known addresses: every
+	// device publishes the whole list, so whichever record wins names all.
+	for _, d := range s.ownDevices() {
+		if len(rec.Devices) == idrecord.MaxDevices {
+			break
+		}
+		if _, err := checkOwnCert(d.Cert, persona.ID, now); err != nil {
+			continue
+		}
+		rec.Devices = append(rec.Devices, idrecord.Device{Cert: d.Cert, Addrs: d.Addrs})
 	}
 	if err := rec.Sign(s.n.keys.DeviceKey()); err != nil {
 		return nil, err

@@ -339,3 +339,30 @@ func (a *netAPI) Blocked(ctx context.Context) (apiv1.Blocked, error) {
 	}
 	return apiv1.Blocked{Personas: nonNil(personas), Peers: nonNil(peers)}, nil
 }
+
+func (a *netAPI) Devices(ctx context.Context) ([]apiv1.OwnDevice, error) {
+	s, err := a.svc()
+	if err != nil {
+		return nil, err
+	}
+	out := []apiv1.OwnDevice{{PeerID: a.n.deviceID, Name: "this device", This: true, Online: true, Addrs: s.advertised(8)}}
+	for _, d := range s.ownDevices() {
+		out = append(out, apiv1.OwnDevice{
+			PeerID: d.PeerID.String(), Name: d.Name, Added: d.Added.UTC(), Addrs: d.Addrs,
+			Online: s.host.Host().Network().Connectedness(d.PeerID) == network.Connected,
+		})
+	}
+	return out, nil
+}
+
+func (a *netAPI) PairDevice(ctx context.Context, req apiv1.PairDevice) (apiv1.PairCode, error) {
+	s, err := a.svc()
+	if err != nil {
+		return apiv1.PairCode{}, err
+	}
+	c, err := s.createPairing(time.Duration(req.TTLSeconds) * time.Second)
+	if err != nil {
+		return apiv1.PairCode{}, netError(err)
+	}
+	return apiv1.PairCode{Code: c.String(), Expires: c.Expires.UTC()}, nil
+}

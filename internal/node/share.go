@@ -77,6 +77,7 @@ func (ss *shareSvc) attach(s *netSvc) {
 	})
 	ss.mu.Unlock()
 	s.goBackground(ss.safetyNet)
+	s.goBackground(ss.syncOwnAll)
 }
 
 func (ss *shareSvc) close() {
@@ -173,6 +174,14 @@ func (ss *shareSvc) answer(remote peer.ID, persona string, req *share.Request) (
 	id := mimei.ID(req.MiMei)
 	switch req.Kind {
 	case share.KindCatalog:
+		if persona != "" && persona == ss.svc.Persona() {
+			// Another of our devices: publish what it may lack first.
+			if m, err := ss.n.mimei.Registry().Get(id); err == nil && m.Rights.Owner == persona {
+				if err := ss.publishMissing(ctx, id); err != nil {
+					return nil, err
+				}
+			}
+		}
 		c, err := ss.svc.Catalog(ctx, id, persona)
 		if err != nil {
 			return nil, err
@@ -183,6 +192,12 @@ func (ss *shareSvc) answer(remote peer.ID, persona string, req *share.Request) (
 		return share.EncodeCatalog(c)
 	case share.KindKeyRecord:
 		return ss.svc.KeyRecordFor(id, req.Epoch, persona)
+	case share.KindList:
+		l, err := ss.svc.OwnList(ctx, req.Epoch, persona)
+		if err != nil {
+			return nil, err
+		}
+		return share.EncodeOwnList(l)
 	case share.KindSubscribe:
 		return nil, ss.svc.AddSubscriber(id, persona, remote.String())
 	case share.KindUnsubscribe:
@@ -194,6 +209,11 @@ func (ss *shareSvc) answer(remote peer.ID, persona string, req *share.Request) (
 		}
 		if h.MiMei != req.MiMei {
 			return nil, fmt.Errorf("%w: head for another MiMei", errBadShareRequest)
+		}
+		if persona != "" && persona == ss.svc.Persona() {
+			ss.n.bus.Publish("share.notified", map[string]any{"mimei": id.String(), "version": h.Number, "from": persona, "device": remote.String()})
+			ss.syncLater(id)
+			return nil, nil
 		}
 		sub, ok, err := ss.svc.Subscription(id)
 		if err != nil || !ok {
@@ -331,7 +351,12 @@ func (ss *shareSvc) afterBackup(id mimei.ID, n uint64) {
 	if err != nil || m.Rights.Owner != ss.svc.Persona() {
 		return
 	}
-	if !m.Rights.Public && len(m.Rights.Readers) == 0 && len(m.Rights.Writers) == 0 {
+	s, err := ss.net()
+	if err != nil {
+		return
+	}
+	own := len(s.ownDevices()) > 0
+	if !own && !m.Rights.Public && len(m.Rights.Readers) == 0 && len(m.Rights.Writers) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -342,6 +367,9 @@ func (ss *shareSvc) afterBackup(id mimei.ID, n uint64) {
 		return
 	}
 	ss.notifyAll(id, h)
+	if own {
+		ss.notifyOwn(id, h)
+	}
 	if m.Rights.Public {
 		ss.provide(id)
 	}
@@ -428,6 +456,12 @@ func (ss *shareSvc) fetch(ctx context.Context, id mimei.ID, o fetchOpts) ([]gotV
 		} else if m, err := ss.n.mimei.Registry().Get(id); err == nil {
 			o.owner = m.Rights.Owner
 		}
+	}
+	if o.owner == ss.svc.Persona() && o.version == nil && !o.subscribe {
+		if len(s.ownDevices()) == 0 {
+			return nil, fmt.Errorf("%w: %s is this persona's own and no other device of it is paired", exchange.ErrNoProviders, id)
+		}
+		return ss.fetchOwnAll(ctx, id)
 	}
 	var providers []peer.ID
 	var cat *share.Catalog
@@ -529,6 +563,11 @@ func (ss *shareSvc) fetch(ctx context.Context, id mimei.ID, o fetchOpts) ([]gotV
 
 // held reports whether version h of id is already here.
 func (ss *shareSvc) held(ctx context.Context, id mimei.ID, h share.Head) bool {
+	if known, err := ss.svc.Known(h.Manifest); err == nil && known {
+		// Received before: on our line, or kept as a branch.
+		_, _, err = ss.n.mimei.Version(ctx, id, fmt.Sprint(h.Number))
+		return err == nil
+	}
 	got, err := ss.svc.Head(id, h.Number)
 	if err != nil || got.Manifest != h.Manifest {
 		return false
@@ -670,6 +709,7 @@ func (ss *shareSvc) safetyNet() {
 		for _, sub := range subs {
 			ss.syncLater(sub.MiMei)
 		}
+		ss.syncOwnAll()
 		t.Reset(every)
 	}
 }

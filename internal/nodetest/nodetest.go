@@ -136,3 +136,26 @@ func Restart(t testing.TB, n *Node, overrides ...string) *Node {
 	t.Cleanup(func() { nn.Close() })
 	return &Node{Node: nn, Dir: n.Dir, Client: apiclient.New(nn.APIURL(), nn.Token())}
 }
+
+// StartJoined makes a new device of the persona whose device showed code
+// (node.Join on a fresh data directory) and starts it with the given
+// overrides on top of loopback networking. It is closed when the test ends.
+func StartJoined(t testing.TB, code, name string, overrides ...string) *Node {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := node.Join(ctx, dir, code, node.JoinOptions{Name: name}); err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	opts := node.Options{DataDir: dir, Overrides: append(append([]string{"api.listen=127.0.0.1:0"}, node.LoopbackNetwork...), overrides...), LogOutput: io.Discard}
+	if os.Getenv("PEER_TEST_LOGS") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", dir[len(dir)-4:])
+	}
+	n, err := node.Start(opts)
+	if err != nil {
+		t.Fatalf("start joined node: %v", err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return &Node{Node: n, Dir: dir, Client: apiclient.New(n.APIURL(), n.Token())}
+}

@@ -167,3 +167,30 @@ func FuzzManifest(f *testing.F) {
 		}
 	})
 }
+
+func FuzzOwnList(f *testing.F) {
+	for _, l := range []*OwnList{
+		{},
+		{Entries: []OwnEntry{{MiMei: testMiMei(1), Versions: 3}, {MiMei: testMiMei(2)}}, More: true},
+	} {
+		b, err := EncodeOwnList(l)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0x83, 0x02, 0x80, 0xf4})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		l, err := ParseOwnList(in)
+		if err != nil {
+			return
+		}
+		b, err := EncodeOwnList(l)
+		if err != nil {
+			t.Fatalf("accepted a list it cannot encode: %v", err)
+		}
+		if !bytes.Equal(b, in) {
+			t.Fatal("re-encoding differs")
+		}
+	})
+}

@@ -240,7 +240,26 @@ func (s *Service) StoreKeyRecord(id mimei.ID, epoch uint32, owner string, raw []
 	if err != nil {
 		return k, err
 	}
-	if err := s.kv.Set(keyRecordKey(id, epoch), raw); err != nil {
+	b := s.kv.NewBatch()
+	defer b.Discard()
+	if err := b.Set(keyRecordKey(id, epoch), raw); err != nil {
+		return k, err
+	}
+	if owner == s.cfg.Persona {
+		// A record our own persona signed on another device: adopt its
+		// epoch, so that publishing here reuses that key instead of
+		// making a rival epoch with the same number.
+		cur, err := s.Epoch(id)
+		if err != nil {
+			return k, err
+		}
+		if epoch > cur {
+			if err := b.Set(epochKey(id), u32(epoch)); err != nil {
+				return k, err
+			}
+		}
+	}
+	if err := b.Commit(); err != nil {
 		return k, err
 	}
 	s.mu.Lock()

@@ -1,6 +1,7 @@
 package share
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -230,6 +231,48 @@ func (s *Service) Heads(id mimei.ID) ([]Head, error) {
 		out = append(out, *h)
 	}
 	return out, it.Close()
+}
+
+// Known reports whether a version with this manifest was published or
+// received here before (on our line or as a branch).
+func (s *Service) Known(manifest cid.CID) (bool, error) {
+	_, err := s.kv.Get(manifestRootKey(manifest))
+	if errors.Is(err, kv.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// OwnList returns one page of the MiMei our persona owns, from index
+// start on, for another device of our persona.
+func (s *Service) OwnList(ctx context.Context, start uint32, persona string) (*OwnList, error) {
+	if persona != s.cfg.Persona {
+		return nil, fmt.Errorf("%w: only the persona's own devices may list its MiMei", ErrNotShared)
+	}
+	all, err := s.store.Registry().List()
+	if err != nil {
+		return nil, err
+	}
+	var own []mimei.Meta
+	for _, m := range all {
+		if m.Rights.Owner == persona {
+			own = append(own, m)
+		}
+	}
+	slices.SortFunc(own, func(a, b mimei.Meta) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	l := &OwnList{}
+	for i := int(start); i < len(own); i++ {
+		if len(l.Entries) == MaxListEntries {
+			l.More = true
+			break
+		}
+		vs, err := s.store.Versions(ctx, own[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		l.Entries = append(l.Entries, OwnEntry{MiMei: own[i].ID, Versions: uint64(len(vs))})
+	}
+	return l, nil
 }
 
 // Head returns the published head of version n of id.

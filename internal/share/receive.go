@@ -357,9 +357,15 @@ func (r *Receiver) Finish(ctx context.Context) (Received, error) {
 	}
 	b := r.s.kv.NewBatch()
 	defer b.Discard()
-	if err := errors.Join(b.Set(headKey(r.id, r.head.Number), enc),
-		b.Set(manifestRootKey(r.head.Manifest), key(r.id[:], u64(r.head.Number)))); err != nil {
+	if err := b.Set(manifestRootKey(r.head.Manifest), key(r.id[:], u64(r.head.Number))); err != nil {
 		return out, err
+	}
+	if out.Conflict == nil {
+		// A branch keeps our own head for its number: the catalog we
+		// serve lists our line; the branch is listed by Branches.
+		if err := b.Set(headKey(r.id, r.head.Number), enc); err != nil {
+			return out, err
+		}
 	}
 	if err := r.s.blocks.Flush(ctx); err != nil {
 		return out, err

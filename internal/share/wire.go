@@ -55,6 +55,8 @@ const (
 	MaxRightsEntries = 256
 	// MaxPointerLen bounds Catalog.Last and Catalog.Release, in bytes.
 	MaxPointerLen = 4 << 10
+	// MaxListEntries bounds the entries of one OwnList page.
+	MaxListEntries = 1024
 	// MiMeiLen is the length of a MiMei ID on the wire.
 	MiMeiLen = 20
 )
@@ -86,6 +88,8 @@ const (
 	KindOffer       Kind = 4 // push: Payload is an encoded Offer ("shared with you")
 	KindSubscribe   Kind = 5 // ask to be notified of new versions of MiMei
 	KindUnsubscribe Kind = 6 // stop those notifications
+	KindList        Kind = 7 // own devices only: list the persona's MiMei from index Epoch on (payload answer: an OwnList)
+	KindPush        Kind = 8 // a writer's device: Payload is an encoded Head of a version it made; the owner fetches it
 )
 
 // String returns the name of k.
@@ -103,13 +107,17 @@ func (k Kind) String() string {
 		return "subscribe"
 	case KindUnsubscribe:
 		return "unsubscribe"
+	case KindList:
+		return "list"
+	case KindPush:
+		return "push"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
 // HasPayload reports whether an OK Reply to a request of kind k is followed
 // by a payload frame.
-func (k Kind) HasPayload() bool { return k == KindCatalog || k == KindKeyRecord }
+func (k Kind) HasPayload() bool { return k == KindCatalog || k == KindKeyRecord || k == KindList }
 
 // Status is the outcome a Reply reports.
 type Status uint8
@@ -424,7 +432,7 @@ func checkFormat(what string, b []byte) error {
 
 func checkRequest(q *Request) error {
 	switch {
-	case q.Kind < KindCatalog || q.Kind > KindUnsubscribe:
+	case q.Kind < KindCatalog || q.Kind > KindPush:
 		return malformed("request %s", q.Kind)
 	case len(q.Payload) > MaxRequestPayload:
 		return malformed("request payload of %d bytes, limit %d", len(q.Payload), MaxRequestPayload)
@@ -843,4 +851,75 @@ func ParseManifest(b []byte) (*Manifest, error) {
 		m.Blocks[i] = c
 	}
 	return m, nil
+}
+
+// OwnList.
+
+// OwnEntry is one MiMei of the persona in an OwnList: its ID and the
+// number of versions it has (the newest is Versions-1; 0: none yet).
+type OwnEntry struct {
+	MiMei    [MiMeiLen]byte
+	Versions uint64
+}
+
+// OwnList answers KindList: one page of the MiMei the persona owns, as a
+// device of that persona holds them, in ID order from the request's
+// index. More says another page follows.
+//
+// Wire form: [Format, [[MiMei (20 bytes), Versions]…], More].
+type OwnList struct {
+	Entries []OwnEntry
+	More    bool
+}
+
+type ownEntryWire struct {
+	_        struct{} `cbor:",toarray"`
+	MiMei    []byte
+	Versions uint64
+}
+
+type ownListWire struct {
+	_       struct{} `cbor:",toarray"`
+	Format  uint16
+	Entries []ownEntryWire
+	More    bool
+}
+
+// EncodeOwnList encodes l and checks the limits a reader applies.
+func EncodeOwnList(l *OwnList) ([]byte, error) {
+	if len(l.Entries) > MaxListEntries {
+		return nil, malformed("list of %d entries, limit %d", len(l.Entries), MaxListEntries)
+	}
+	w := ownListWire{Format: Format, Entries: make([]ownEntryWire, len(l.Entries)), More: l.More}
+	for i, e := range l.Entries {
+		w.Entries[i] = ownEntryWire{MiMei: e.MiMei[:], Versions: e.Versions}
+	}
+	return marshal("list", &w, MaxPayloadFrame)
+}
+
+// ParseOwnList decodes one OwnList strictly. A Format other than 1 gives
+// ErrUnknownFormat.
+func ParseOwnList(b []byte) (*OwnList, error) {
+	if len(b) > MaxPayloadFrame {
+		return nil, malformed("list of %d bytes, limit %d", len(b), MaxPayloadFrame)
+	}
+	if err := checkFormat("list", b); err != nil {
+		return nil, err
+	}
+	var w ownListWire
+	if err := unmarshal("list", b, MaxPayloadFrame, &w); err != nil {
+		return nil, err
+	}
+	if len(w.Entries) > MaxListEntries {
+		return nil, malformed("list of %d entries, limit %d", len(w.Entries), MaxListEntries)
+	}
+	l := &OwnList{Entries: make([]OwnEntry, len(w.Entries)), More: w.More}
+	for i, e := range w.Entries {
+		m, err := mimeiFrom("list entry", e.MiMei)
+		if err != nil {
+			return nil, err
+		}
+		l.Entries[i] = OwnEntry{MiMei: m, Versions: e.Versions}
+	}
+	return l, nil
 }

@@ -141,7 +141,7 @@ func TestParseRequestRejects(t *testing.T) {
 		{"truncated", ok[:len(ok)-1]},
 		{"non-canonical", nonCanonicalTail(ok, 0)},
 		{"kind 0", mustMarshal(t, &requestRaw{Kind: 0, MiMei: m[:]})},
-		{"kind 7", mustMarshal(t, &requestRaw{Kind: 7, MiMei: m[:]})},
+		{"kind 9", mustMarshal(t, &requestRaw{Kind: 9, MiMei: m[:]})},
 		{"short MiMei", mustMarshal(t, &requestRaw{Kind: 1, MiMei: m[:19]})},
 		{"long MiMei", mustMarshal(t, &requestRaw{Kind: 1, MiMei: append(m[:], 0)})},
 		{"payload too long", mustMarshal(t, &requestRaw{Kind: 3, MiMei: m[:], Payload: make([]byte, MaxRequestPayload+1)})},
@@ -776,5 +776,26 @@ func TestNonCanonicalRejected(t *testing.T) {
 		if !errors.Is(err, ErrMalformed) || !errors.Is(err, codec.ErrNonCanonical) {
 			t.Errorf("%s: got %v, want ErrMalformed wrapping codec.ErrNonCanonical", tc.name, err)
 		}
+	}
+}
+
+func TestOwnListLimits(t *testing.T) {
+	full := &OwnList{Entries: make([]OwnEntry, MaxListEntries)}
+	for i := range full.Entries {
+		full.Entries[i] = OwnEntry{MiMei: testMiMei(byte(i)), Versions: 1 << 40}
+	}
+	b, err := EncodeOwnList(full)
+	if err != nil {
+		t.Fatalf("a full page does not encode: %v", err)
+	}
+	if got, err := ParseOwnList(b); err != nil || len(got.Entries) != MaxListEntries {
+		t.Fatalf("round trip: %v", err)
+	}
+	full.Entries = append(full.Entries, OwnEntry{})
+	if _, err := EncodeOwnList(full); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("over-long list: %v", err)
+	}
+	if _, err := ParseOwnList([]byte{0x83, 0x02, 0x80, 0xf4}); !errors.Is(err, ErrUnknownFormat) {
+		t.Fatalf("format 2: %v", err)
 	}
 }

@@ -429,4 +429,29 @@ func (n *Net) Blocked(context.Context) (apiv1.Blocked, error) {
 	return apiv1.Blocked{Personas: slices.Sorted(maps.Keys(n.personas)), Peers: slices.Sorted(maps.Keys(n.peers))}, nil
 }
 
+// Devices lists this device only (the fake has no paired devices).
+func (n *Net) Devices(context.Context) ([]apiv1.OwnDevice, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.failed("Devices"); err != nil {
+		return nil, err
+	}
+	return []apiv1.OwnDevice{{PeerID: NetPeerID, This: true, Online: true}}, nil
+}
+
+// PairDevice returns a made-up code valid for the requested time.
+func (n *Net) PairDevice(_ context.Context, req apiv1.PairDevice) (apiv1.PairCode, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.failed("PairDevice"); err != nil {
+		return apiv1.PairCode{}, err
+	}
+	ttl := time.Duration(req.TTLSeconds) * time.Second
+	if ttl == 0 {
+		ttl = 10 * time.Minute
+	}
+	n.seq++
+	return apiv1.PairCode{Code: fmt.Sprintf("peer:pair:fake%d", n.seq), Expires: n.now().Add(ttl)}, nil
+}
+
 var _ httpapi.NetBackend = (*Net)(nil)
