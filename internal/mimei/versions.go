@@ -202,10 +202,16 @@ func (s *Store) signer(id ID) (Meta, Signer, error) {
 		return Meta{}, Signer{}, err
 	}
 	sg, err := s.opts.Signer(m.Rights.Owner)
-	if err != nil {
-		return Meta{}, Signer{}, fmt.Errorf("sign for %s: %w", m.Rights.Owner, err)
+	if err == nil {
+		return m, sg, nil
 	}
-	return m, sg, nil
+	// Not ours: a replica we may write to signs as the writer we hold.
+	for _, w := range m.Rights.Writers {
+		if wsg, werr := s.opts.Signer(w); werr == nil {
+			return m, wsg, nil
+		}
+	}
+	return Meta{}, Signer{}, fmt.Errorf("sign for %s: %w", m.Rights.Owner, err)
 }
 
 // setPointer signs pointer name → version n (record c) into b.

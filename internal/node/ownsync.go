@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -191,4 +192,74 @@ func (ss *shareSvc) publishMissing(ctx context.Context, id mimei.ID) error {
 		}
 	}
 	return nil
+}
+
+// ---- writers ----
+
+// pushToOwner publishes version n of id, a MiMei we may write to, and
+// tells a device of its owner, which fetches it from us.
+func (ss *shareSvc) pushToOwner(m mimei.Meta, n uint64) {
+	s, err := ss.net()
+	if err != nil {
+		return
+	}
+	s.goBackground(func() {
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Minute)
+		defer cancel()
+		h, err := ss.svc.Publish(ctx, m.ID, fmt.Sprint(n), ss.encKey)
+		if err == nil {
+			var payload []byte
+			if payload, err = share.EncodeHead(&h); err == nil {
+				var p peer.ID
+				if p, err = ss.ownerDevice(ctx, m.Rights.Owner); err == nil {
+					_, err = ss.ask(ctx, p, &share.Request{Kind: share.KindPush, MiMei: m.ID, Payload: payload})
+				}
+			}
+		}
+		if err != nil {
+			ss.n.log.Warn("push a version to the owner", "mimei", m.ID.String(), "version", n, "err", err)
+			ss.n.bus.Publish("share.push_failed", map[string]any{"mimei": m.ID.String(), "version": n, "error": err.Error()})
+			return
+		}
+		ss.n.bus.Publish("share.push_sent", map[string]any{"mimei": m.ID.String(), "version": n, "owner": m.Rights.Owner})
+	})
+}
+
+// takePush fetches version h of our MiMei id from writer's device p,
+// imports it (verified: signed by writer, whom our rights name) and
+// publishes it to our readers and other devices.
+func (ss *shareSvc) takePush(id mimei.ID, h share.Head, p peer.ID, writer string) {
+	s, err := ss.net()
+	if err != nil {
+		return
+	}
+	s.goBackground(func() {
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Minute)
+		defer cancel()
+		err := func() error {
+			cat, err := ss.catalog(ctx, p, id)
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(cat.Heads, func(x share.Head) bool { return x.Number == h.Number && x.Manifest == h.Manifest })
+			if i < 0 {
+				return fmt.Errorf("%w: the writer's catalog does not list the pushed version", share.ErrNotPublished)
+			}
+			if ss.held(ctx, id, cat.Heads[i]) {
+				return nil
+			}
+			got, err := ss.fetchPushed(ctx, p, cat, cat.Heads[i], writer)
+			if err != nil {
+				return err
+			}
+			if got.Conflict == nil {
+				ss.afterBackup(id, h.Number)
+			}
+			return nil
+		}()
+		if err != nil && s.ctx.Err() == nil {
+			ss.n.log.Warn("take a pushed version", "mimei", id.String(), "version", h.Number, "writer", writer, "err", err)
+			ss.n.bus.Publish("share.failed", map[string]any{"mimei": id.String(), "version": h.Number, "error": err.Error()})
+		}
+	})
 }

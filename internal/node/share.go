@@ -225,6 +225,24 @@ func (ss *shareSvc) answer(remote peer.ID, persona string, req *share.Request) (
 		ss.n.bus.Publish("share.notified", map[string]any{"mimei": id.String(), "version": h.Number, "from": persona})
 		ss.syncLater(id)
 		return nil, nil
+	case share.KindPush:
+		h, err := share.ParseHead(req.Payload)
+		if err != nil {
+			return nil, err
+		}
+		if h.MiMei != req.MiMei {
+			return nil, fmt.Errorf("%w: head for another MiMei", errBadShareRequest)
+		}
+		m, err := ss.n.mimei.Registry().Get(id)
+		if err != nil {
+			return nil, err
+		}
+		if m.Rights.Owner != ss.svc.Persona() || share.RoleOf(m.Rights, persona) != share.RoleWriter {
+			return nil, fmt.Errorf("%w: only writers push versions, to the owner", share.ErrNotShared)
+		}
+		ss.n.bus.Publish("share.pushed", map[string]any{"mimei": id.String(), "version": h.Number, "from": persona})
+		ss.takePush(id, *h, remote, persona)
+		return nil, nil
 	case share.KindOffer:
 		o, err := share.ParseOffer(req.Payload)
 		if err != nil {
@@ -348,6 +366,10 @@ func (ss *shareSvc) makePublic(ctx context.Context, id mimei.ID) error {
 // notifies its subscribers. Errors are logged: the backup itself stands.
 func (ss *shareSvc) afterBackup(id mimei.ID, n uint64) {
 	m, err := ss.n.mimei.Registry().Get(id)
+	if err == nil && share.RoleOf(m.Rights, ss.svc.Persona()) == share.RoleWriter {
+		ss.pushToOwner(m, n)
+		return
+	}
 	if err != nil || m.Rights.Owner != ss.svc.Persona() {
 		return
 	}
@@ -599,6 +621,15 @@ type gotVersion struct {
 }
 
 func (ss *shareSvc) fetchHead(ctx context.Context, providers []peer.ID, cat *share.Catalog, h share.Head, trusted bool) (gotVersion, error) {
+	return ss.fetchHeadFrom(ctx, providers, cat, h, trusted, "")
+}
+
+// fetchPushed fetches a version writer pushed to us from their device p.
+func (ss *shareSvc) fetchPushed(ctx context.Context, p peer.ID, cat *share.Catalog, h share.Head, writer string) (gotVersion, error) {
+	return ss.fetchHeadFrom(ctx, []peer.ID{p}, cat, h, false, writer)
+}
+
+func (ss *shareSvc) fetchHeadFrom(ctx context.Context, providers []peer.ID, cat *share.Catalog, h share.Head, trusted bool, writer string) (gotVersion, error) {
 	s, _ := ss.net()
 	id := mimei.ID(h.MiMei)
 	var rec []byte
@@ -611,6 +642,9 @@ func (ss *shareSvc) fetchHead(ctx context.Context, providers []peer.ID, cat *sha
 	r, err := ss.svc.Receive(cat, h, rec, false, trusted)
 	if err != nil {
 		return gotVersion{}, err
+	}
+	if writer != "" {
+		r.FromWriter(writer)
 	}
 	start := time.Now()
 	var last time.Time

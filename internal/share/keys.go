@@ -245,10 +245,11 @@ func (s *Service) StoreKeyRecord(id mimei.ID, epoch uint32, owner string, raw []
 	if err := b.Set(keyRecordKey(id, epoch), raw); err != nil {
 		return k, err
 	}
-	if owner == s.cfg.Persona {
-		// A record our own persona signed on another device: adopt its
-		// epoch, so that publishing here reuses that key instead of
-		// making a rival epoch with the same number.
+	{
+		// Remember the newest epoch we hold a key for. For our own
+		// persona's MiMei (a record signed on another of our devices)
+		// publishing here then reuses that key instead of making a rival
+		// epoch with the same number; a writer publishes with it.
 		cur, err := s.Epoch(id)
 		if err != nil {
 			return k, err

@@ -77,7 +77,8 @@ func (s *Service) Publish(ctx context.Context, id mimei.ID, ref string, encKey E
 	if err != nil {
 		return Head{}, err
 	}
-	if m.Rights.Owner != s.cfg.Persona {
+	writer := RoleOf(m.Rights, s.cfg.Persona) == RoleWriter
+	if m.Rights.Owner != s.cfg.Persona && !writer {
 		return Head{}, fmt.Errorf("%w: %s", ErrNotOwner, id)
 	}
 	unlock := s.pubLock(id)
@@ -120,7 +121,9 @@ func (s *Service) Publish(ctx context.Context, id mimei.ID, ref string, encKey E
 		listed = plains
 	} else {
 		epoch, err := s.Epoch(id)
-		if err == nil && epoch == 0 {
+		if err == nil && epoch == 0 && writer {
+			err = fmt.Errorf("%w: no key of %s received from its owner yet", ErrNoKey, id)
+		} else if err == nil && epoch == 0 {
 			epoch, err = s.rekey(ctx, m, false, encKey)
 		}
 		if err != nil {

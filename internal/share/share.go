@@ -173,8 +173,9 @@ func (s *Service) access(id mimei.ID, persona string) (mimei.Meta, Role, error) 
 	}
 	if m.Rights.Owner != s.cfg.Persona && !m.Rights.Public {
 		// A replica of someone else's non-public MiMei is served to
-		// nobody but our own persona: its catalog belongs to its owner.
-		if persona != s.cfg.Persona {
+		// nobody but our own persona and its owner (who fetches what a
+		// writer pushed): its catalog belongs to its owner.
+		if persona != s.cfg.Persona && persona != m.Rights.Owner {
 			return m, RoleNone, fmt.Errorf("%w: %s (ask its owner)", ErrNotShared, id)
 		}
 	}
