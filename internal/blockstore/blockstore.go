@@ -73,6 +73,14 @@ func GetFast(ctx context.Context, g Getter, c cid.CID) ([]byte, error) {
 	return g.Get(ctx, c)
 }
 
+// AppendGetter is implemented by stores that can read a block into a
+// buffer the caller gives, without re-hashing it: AppendUnverified appends
+// block c to dst (growing it if it must) and returns the result. The
+// caller must verify the block, as with GetFast.
+type AppendGetter interface {
+	AppendUnverified(ctx context.Context, c cid.CID, dst []byte) ([]byte, error)
+}
+
 // Putter stores blocks. Put is idempotent: a block already present is not
 // written again. The caller computed c from data; Put trusts it. Put copies
 // data (or is done with it) before it returns.

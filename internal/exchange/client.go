@@ -99,6 +99,7 @@ func Fetch(ctx context.Context, h host.Host, local blockstore.Store, req Request
 		seen:   map[cid.CID]struct{}{},
 		failed: map[cid.CID]map[peer.ID]uint8{},
 		live:   map[peer.ID]bool{},
+		outN:   map[peer.ID]int{},
 		wake:   make(chan struct{}),
 		res:    Result{PerProvider: map[peer.ID]int{}},
 	}
@@ -154,6 +155,7 @@ type fetcher struct {
 	queue  []cid.CID                     // waiting for a provider
 	failed map[cid.CID]map[peer.ID]uint8 // providers that answered missing or denied
 	live   map[peer.ID]bool              // providers still in use
+	outN   map[peer.ID]int               // blocks each provider was asked and had not sent, when it last took work
 	open   int                           // seen but not done: queued, outstanding or being walked
 	known  int
 	wake   chan struct{} // closed and replaced whenever the queue grows
@@ -273,11 +275,24 @@ func (f *fetcher) fail(err error) {
 func (f *fetcher) failLocked(err error) { f.cancel(err) }
 
 // take gives p up to n queued CIDs it has not already answered missing or
-// denied, and the channel closed when more are queued.
-func (f *fetcher) take(p peer.ID, n int) ([]cid.CID, <-chan struct{}) {
+// denied, and the channel closed when more are queued. mine is how many p
+// has asked and not yet read. With several providers, p takes no more than
+// its fair share of the work not yet read (queued plus outstanding
+// everywhere, divided by the live providers), so that the first provider
+// to ask does not take a whole window of a small fetch while the others
+// idle; faster providers still take more, by coming back sooner.
+func (f *fetcher) take(p peer.ID, n, mine int) ([]cid.CID, <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n = min(n, MaxWantCIDs)
+	f.outN[p] = mine
+	if live := len(f.live); live > 1 {
+		total := len(f.queue)
+		for q := range f.live {
+			total += f.outN[q]
+		}
+		n = min(n, max((total+live-1)/live-mine, 0))
+	}
 	var batch, skipped []cid.CID
 	i := 0
 	for ; i < len(f.queue) && len(batch) < n; i++ {
@@ -351,6 +366,7 @@ func (f *fetcher) drop(p peer.ID, outstanding []cid.CID, cause error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.live, p)
+	delete(f.outN, p)
 	f.requeueLocked(outstanding)
 	if f.ctx.Err() != nil {
 		return
@@ -480,7 +496,7 @@ func (f *fetcher) serve(pctx context.Context, p peer.ID, out *[]cid.CID, jobs ch
 		var batch []cid.CID
 		var wake <-chan struct{}
 		if free := f.req.Window - len(*out); free >= refill || len(*out) == 0 {
-			batch, wake = f.take(p, free)
+			batch, wake = f.take(p, free, len(*out))
 		}
 		if len(batch) > 0 {
 			*out = append(*out, batch...)

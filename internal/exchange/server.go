@@ -50,6 +50,14 @@ type ServerConfig struct {
 	Logger      *slog.Logger
 }
 
+// Releaser may be implemented by the store a Server serves from: Release
+// is called with the data of each block Get returned once the server is
+// done with it (sent, or dropped because the stream failed), so the store
+// can reuse the buffer. The server keeps no reference to data afterwards.
+type Releaser interface {
+	Release(data []byte)
+}
+
 // Stats counts what a Server did since it started.
 type Stats struct {
 	BlocksServed int64 // blocks sent with StatusOK
@@ -65,6 +73,7 @@ type Stats struct {
 type Server struct {
 	h     host.Host
 	store blockstore.Getter
+	rel   Releaser // store's, if it has one
 	cfg   ServerConfig
 	log   *slog.Logger
 
@@ -101,7 +110,8 @@ func NewServer(h host.Host, store blockstore.Getter, cfg ServerConfig) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{h: h, store: store, cfg: cfg, log: log,
+	rel, _ := store.(Releaser)
+	s := &Server{h: h, store: store, rel: rel, cfg: cfg, log: log,
 		peers: map[peer.ID]*peerState{}, streams: map[network.Stream]struct{}{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(ProtoBlocks, s.handle)
@@ -206,6 +216,9 @@ func (s *Server) handle(st network.Stream) {
 	}
 	close(sw.blocks)
 	<-sw.done
+	for blk := range sw.blocks { // left behind by a writer that failed
+		s.releaseBlock(&blk)
+	}
 	if clean && sw.err == nil {
 		st.Close()
 	} else {
@@ -243,10 +256,20 @@ func (s *Server) read(sw *streamWriter) bool {
 			select {
 			case sw.blocks <- blk:
 			case <-sw.failed:
+				s.releaseBlock(&blk)
 				return false
 			}
 		}
 	}
+}
+
+// releaseBlock gives a block's data back to the store once it is sent or
+// dropped.
+func (s *Server) releaseBlock(blk *Block) {
+	if s.rel != nil && blk.Data != nil {
+		s.rel.Release(blk.Data)
+	}
+	blk.Data = nil
 }
 
 // load answers one CID of a Want. It fails only when the server closes.
@@ -264,6 +287,8 @@ func (s *Server) load(remote peer.ID, mimei string, raw []byte) (Block, error) {
 		}
 		blk.Status = StatusMissing
 	} else if len(data) > blockstore.MaxBlockSize {
+		blk.Data = data
+		s.releaseBlock(&blk)
 		blk.Status = StatusMissing
 	} else {
 		blk.Data = data
@@ -305,7 +330,9 @@ func (sw *streamWriter) idle(n int) {
 func (sw *streamWriter) run() {
 	defer close(sw.done)
 	for blk := range sw.blocks {
-		if err := sw.write(&blk); err != nil {
+		err := sw.write(&blk)
+		sw.s.releaseBlock(&blk)
+		if err != nil {
 			sw.s.log.Debug("exchange: answering", "peer", sw.remote, "err", err)
 			sw.err = err
 			sw.st.Reset() // unblocks the reader

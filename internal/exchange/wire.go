@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/peer-node/peer/internal/blockstore"
+	"github.com/peer-node/peer/internal/blockstore/bufpool"
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/codec"
 )
@@ -343,26 +343,12 @@ func readFrameLen(r io.ByteReader) (uint64, error) {
 	return 0, fmt.Errorf("%w: frame length overflows", codec.ErrMalformed)
 }
 
-// bufPool recycles the buffers blocks are read into, so that a fetch does
-// not allocate (and the runtime zero) a fresh buffer for every block.
-var bufPool sync.Pool
+// getBuf returns a buffer of length n from the block buffer pool (size
+// classes, so that blocks of any size reuse buffers: a fetch does not
+// allocate, and the runtime zero, a fresh buffer for every block).
+func getBuf(n int) *[]byte { return bufpool.Get(n) }
 
-// getBuf returns a buffer of length n.
-func getBuf(n int) *[]byte {
-	if b, _ := bufPool.Get().(*[]byte); b != nil && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	// Round up so that blocks of similar sizes share buffers.
-	b := make([]byte, n, (n+64<<10-1)&^(64<<10-1))
-	return &b
-}
-
-func putBuf(b *[]byte) {
-	if b != nil {
-		bufPool.Put(b)
-	}
-}
+func putBuf(b *[]byte) { bufpool.Put(b) }
 
 // newReader buffers a stream for frame reading (ReadFrame wants a
 // ByteReader to read lengths cheaply).

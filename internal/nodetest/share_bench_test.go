@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +53,36 @@ func rawThroughput(b *testing.B, from, to host.Host, size int64) float64 {
 	return float64(size) / time.Since(start).Seconds()
 }
 
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// profileFetch writes a CPU profile of the timed fetch alone (both nodes)
+// to $PEER_BENCH_SHARE_CPUPROFILE-<mode>, when that is set; run without
+// -cpuprofile then, which would profile the setup too.
+func profileFetch(b *testing.B, mode string) (stop func()) {
+	prefix := os.Getenv("PEER_BENCH_SHARE_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(prefix + "-" + mode)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
+}
+
 // BenchmarkShareFetch: B fetches a MiMei of PEER_BENCH_SHARE_MB MiB
 // (default 1024) from A over loopback through the whole node (catalog, key
 // record, block exchange, sealing on A and opening on B for a shared
@@ -86,13 +118,19 @@ func BenchmarkShareFetch(b *testing.B) {
 				if _, err := a.Client.Share(ctx, m.ID, req); err != nil {
 					b.Fatal(err)
 				}
+				cpu0 := cpuTime()
 				raw := rawThroughput(b, a.Host(), bn.Host(), size)
+				rawCPU := cpuTime() - cpu0
 				evs := bn.Events().Subscribe(ctx, 0, func(typ string) bool { return typ == "share.received" })
+				stopProfile := profileFetch(b, mode)
+				cpu0 = cpuTime()
 				b.StartTimer()
 				start := time.Now()
 				res, err := bn.Client.Fetch(ctx, m.ID, apiv1.FetchRequest{Owner: a.Persona()})
 				el := time.Since(start)
 				b.StopTimer()
+				fetchCPU := cpuTime() - cpu0
+				stopProfile()
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -104,6 +142,11 @@ func BenchmarkShareFetch(b *testing.B) {
 				b.ReportMetric(raw/1e6, "raw-MB/s")
 				b.ReportMetric(got/raw, "ratio-vs-raw")
 				fmt.Fprintf(os.Stderr, "%s %d MiB: fetch %.0f MB/s, raw stream %.0f MB/s, ratio %.2f\n", mode, mb, got/1e6, raw/1e6, got/raw)
+				// CPU time of the process (both nodes) per GiB moved: what
+				// the ratio is made of on a CPU-bound machine, and steadier
+				// than the ratio when other jobs share the cores.
+				gib := float64(size) / (1 << 30)
+				fmt.Fprintf(os.Stderr, "  CPU per GiB: fetch %.2f s, raw stream %.2f s\n", fetchCPU.Seconds()/gib, rawCPU.Seconds()/gib)
 				select {
 				case ev := <-evs:
 					fmt.Fprintf(os.Stderr, "  whole fetch %v; %s\n", el.Round(time.Millisecond), ev.Data)

@@ -169,12 +169,27 @@ func SealDigest(k ContentKey, plaintext []byte, digest [DigestSize]byte) []byte 
 	if k.isZero() {
 		panic("sealing: Seal with the zero content key")
 	}
+	return SealDigestAppend(make([]byte, 0, len(plaintext)+Overhead), k, plaintext, digest)
+}
+
+// SealDigestAppend is SealDigest appending the sealed block to dst (the
+// same bytes SealDigest returns), for callers that reuse buffers. It may
+// seal in place: when plaintext starts exactly 1+NonceSize bytes after
+// the end of dst (in the same array), the ciphertext overwrites it.
+// Otherwise plaintext must not overlap the appended bytes.
+func SealDigestAppend(dst []byte, k ContentKey, plaintext []byte, digest [DigestSize]byte) []byte {
+	if len(plaintext) > MaxBlockSize {
+		panic(fmt.Sprintf("sealing: Seal of %d bytes, limit %d", len(plaintext), MaxBlockSize))
+	}
+	if k.isZero() {
+		panic("sealing: Seal with the zero content key")
+	}
 	nonceKey, aead := k.subkeys()
 	nonce := syntheticNonce(&nonceKey, &digest)
-	out := make([]byte, 1+NonceSize, len(plaintext)+Overhead)
-	out[0] = BlockFormat
-	copy(out[1:], nonce[:])
-	return aead.Seal(out, nonce[:], plaintext, out[:1])
+	start := len(dst)
+	dst = append(dst, BlockFormat)
+	dst = append(dst, nonce[:]...)
+	return aead.Seal(dst, nonce[:], plaintext, dst[start:start+1])
 }
 
 // Open authenticates and decrypts a block sealed by Seal under k. Errors:
@@ -192,6 +207,14 @@ func Open(k ContentKey, sealed []byte) ([]byte, error) {
 // (computed for the SIV check), from which the caller can build the
 // plaintext's CID without hashing it again (cid.FromDigest).
 func OpenDigest(k ContentKey, sealed []byte) ([]byte, [DigestSize]byte, error) {
+	return OpenDigestAppend(nil, k, sealed)
+}
+
+// OpenDigestAppend is OpenDigest appending the plaintext to dst, for
+// callers that reuse buffers; it returns dst extended by the plaintext.
+// The appended bytes must not overlap sealed. On error dst's spare
+// capacity may have been written (and cleared).
+func OpenDigestAppend(dst []byte, k ContentKey, sealed []byte) ([]byte, [DigestSize]byte, error) {
 	var digest [DigestSize]byte
 	if len(sealed) > MaxSealedSize {
 		return nil, digest, fmt.Errorf("%w: sealed block of %d bytes, limit %d", ErrTooLarge, len(sealed), MaxSealedSize)
@@ -207,10 +230,12 @@ func OpenDigest(k ContentKey, sealed []byte) ([]byte, [DigestSize]byte, error) {
 	}
 	nonceKey, aead := k.subkeys()
 	nonce := sealed[1 : 1+NonceSize]
-	plaintext, err := aead.Open(nil, nonce, sealed[1+NonceSize:], sealed[:1])
+	start := len(dst)
+	out, err := aead.Open(dst, nonce, sealed[1+NonceSize:], sealed[:1])
 	if err != nil {
 		return nil, digest, fmt.Errorf("%w: block authentication failed", ErrDecrypt)
 	}
+	plaintext := out[start:]
 	// SIV check: only a holder of k can make a block that authenticates,
 	// but one could pick a nonce other than the synthetic one; such a block
 	// breaks determinism (equal plaintexts, different stored bytes) and is
@@ -221,5 +246,5 @@ func OpenDigest(k ContentKey, sealed []byte) ([]byte, [DigestSize]byte, error) {
 		clear(plaintext)
 		return nil, [DigestSize]byte{}, fmt.Errorf("%w: nonce is not the synthetic nonce of the plaintext", ErrDecrypt)
 	}
-	return plaintext, digest, nil
+	return out, digest, nil
 }

@@ -293,3 +293,35 @@ func BenchmarkSealParts(b *testing.B) {
 		}
 	})
 }
+
+// The buffer-reusing forms give exactly the bytes of Seal and Open, also
+// when sealing in place (the plaintext where the ciphertext goes).
+func TestSealOpenAppend(t *testing.T) {
+	k := testKey(3)
+	for _, n := range []int{0, 1, 1000, 300 << 10} {
+		pt := make([]byte, n)
+		rand.Read(pt)
+		want := Seal(k, pt)
+
+		buf := make([]byte, 1+NonceSize+n, n+Overhead+7)
+		copy(buf[1+NonceSize:], pt)
+		got := SealDigestAppend(buf[:0], k, buf[1+NonceSize:], Digest(pt))
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: sealing in place differs from Seal", n)
+		}
+		got = SealDigestAppend([]byte("prefix"), k, pt, Digest(pt))
+		if string(got[:6]) != "prefix" || !bytes.Equal(got[6:], want) {
+			t.Fatalf("%d bytes: appending seal differs from Seal", n)
+		}
+
+		out, d, err := OpenDigestAppend([]byte("ab"), k, want)
+		if err != nil || string(out[:2]) != "ab" || !bytes.Equal(out[2:], pt) || d != Digest(pt) {
+			t.Fatalf("%d bytes: OpenDigestAppend: %v", n, err)
+		}
+		bad := bytes.Clone(want)
+		bad[len(bad)-1] ^= 1
+		if _, _, err := OpenDigestAppend(make([]byte, 0, n), k, bad); !errors.Is(err, ErrDecrypt) {
+			t.Fatalf("%d bytes: tampered block: %v", n, err)
+		}
+	}
+}

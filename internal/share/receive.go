@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/peer-node/peer/internal/blockstore"
+	"github.com/peer-node/peer/internal/blockstore/bufpool"
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/identity"
 	"github.com/peer-node/peer/internal/kv"
@@ -59,7 +60,7 @@ type Receiver struct {
 	rights  mimei.Rights
 	head    Head
 	key     *sealing.ContentKey
-	trusted bool // the catalog came from a device of the owner
+	trusted bool   // the catalog came from a device of the owner
 	pusher  string // a writer whose pushed version this is ("" = none)
 
 	mu        sync.Mutex
@@ -74,7 +75,7 @@ type Receiver struct {
 // Received blocks are made durable every flushBytes or flushEvery, so a
 // node killed mid-fetch keeps most of what arrived and resumes from there.
 const (
-	flushBytes = 8 << 20
+	flushBytes = 64 << 20
 	flushEvery = time.Second
 )
 
@@ -234,7 +235,11 @@ func (r *Receiver) put(ctx context.Context, c cid.CID, data []byte) error {
 		}
 		return r.s.kv.Set(memberKey(r.id, c), nil)
 	}
-	plain, digest, err := sealing.OpenDigest(*r.key, data)
+	// Open into a pooled buffer: Put copies the plaintext (or is done with
+	// it) before it returns.
+	bp := bufpool.Get(len(data))
+	defer bufpool.Put(bp)
+	plain, digest, err := sealing.OpenDigestAppend((*bp)[:0], *r.key, data)
 	if err != nil {
 		return fmt.Errorf("share: block %s of %s does not open with the epoch %d key: %w", c, r.id, r.head.Epoch, err)
 	}

@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/peer-node/peer/internal/blockstore"
+	"github.com/peer-node/peer/internal/blockstore/bufpool"
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/codec"
 	"github.com/peer-node/peer/internal/kv"
@@ -66,10 +68,15 @@ func (s *Service) Authorize(persona, peerID, mid string, c cid.CID) error {
 // its CID; a sealed one against its CID and, once opened, the SIV check
 // against the plaintext digest the CID names), so corruption at rest is
 // caught there. Call it only after Authorize.
+//
+// When the block store can read into a given buffer, the block is read
+// into a pooled buffer (a sealed block in place: read after room for the
+// format byte and nonce, sealed over itself), which the exchange server
+// gives back through Release once it has sent it.
 func (s *Service) Get(ctx context.Context, c cid.CID) ([]byte, error) {
 	b, err := s.kv.Get(sealedKey(c))
 	if errors.Is(err, kv.ErrNotFound) {
-		return blockstore.GetFast(ctx, s.blocks, c)
+		return s.readPooled(ctx, c, 0)
 	} else if err != nil {
 		return nil, err
 	}
@@ -85,15 +92,95 @@ func (s *Service) Get(ctx context.Context, c cid.CID) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	plain, err := blockstore.GetFast(ctx, s.blocks, e.plain)
-	if err != nil {
-		return nil, err
-	}
 	digest, err := cid.Digest(e.plain)
 	if err != nil {
 		return nil, err
 	}
-	return sealing.SealDigest(k, plain, digest), nil
+	const head = 1 + sealing.NonceSize
+	buf, err := s.readPooled(ctx, e.plain, head)
+	if err != nil {
+		return nil, err
+	}
+	if len(buf)-head > sealing.MaxBlockSize {
+		return nil, fmt.Errorf("share: block %s of %d bytes, limit %d", e.plain, len(buf)-head, sealing.MaxBlockSize)
+	}
+	return sealing.SealDigestAppend(buf[:0], k, buf[head:], digest), nil
+}
+
+// readPooled reads block c unverified after head spare bytes, into a
+// pooled buffer with room for the sealing overhead when the block store
+// allows it (see Release); otherwise into a fresh one.
+func (s *Service) readPooled(ctx context.Context, c cid.CID, head int) ([]byte, error) {
+	ag, ok := s.blocks.(blockstore.AppendGetter)
+	if !ok {
+		plain, err := blockstore.GetFast(ctx, s.blocks, c)
+		if err != nil || head == 0 {
+			return plain, err
+		}
+		out := make([]byte, head, head+len(plain)+sealing.TagSize)
+		return append(out, plain...), nil
+	}
+	n, err := s.blocks.Size(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	bp := bufpool.Get(head + n + sealing.TagSize)
+	data, err := ag.AppendUnverified(ctx, c, (*bp)[:head])
+	if err != nil {
+		bufpool.Put(bp)
+		return nil, err
+	}
+	if &data[:1][0] != &(*bp)[:1][0] { // grown (the block changed size): not ours to pool
+		bufpool.Put(bp)
+		return data, nil
+	}
+	served.add(data)
+	return data, nil
+}
+
+// served remembers the pooled buffers Get handed out, so that Release
+// recycles only those (never a slice the block store still owns).
+var served = pooled{m: map[*byte]struct{}{}}
+
+type pooled struct {
+	mu sync.Mutex
+	m  map[*byte]struct{}
+}
+
+// maxPooled bounds what served remembers: a caller of Get that never
+// calls Release (a test, say) must not make it grow. Forgetting is always
+// safe: a forgotten buffer is left to the collector.
+const maxPooled = 4096
+
+func (p *pooled) add(b []byte) {
+	p.mu.Lock()
+	if len(p.m) >= maxPooled {
+		clear(p.m)
+	}
+	p.m[&b[:1][0]] = struct{}{}
+	p.mu.Unlock()
+}
+
+// take says whether b was handed out by Get and forgets it.
+func (p *pooled) take(b []byte) bool {
+	if cap(b) == 0 {
+		return false
+	}
+	k := &b[:1][0]
+	p.mu.Lock()
+	_, ok := p.m[k]
+	delete(p.m, k)
+	p.mu.Unlock()
+	return ok
+}
+
+// Release gives back a block Get returned, once the exchange server has
+// sent it and keeps no reference to it. Anything else is ignored.
+func (s *Service) Release(data []byte) {
+	if served.take(data) {
+		b := data[:0]
+		bufpool.Put(&b)
+	}
 }
 
 // Access is one entry of the access log: a persona's device fetched a

@@ -409,7 +409,17 @@ func (s *Store) GetUnverified(ctx context.Context, c cid.CID) ([]byte, error) {
 	return s.get(ctx, c, false)
 }
 
-func (s *Store) get(ctx context.Context, c cid.CID, verify bool) ([]byte, error) {
+// AppendUnverified is GetUnverified appending the block to dst (growing
+// it if needed) instead of allocating, for readers that reuse buffers
+// (the block exchange server through the sharing engine).
+func (s *Store) AppendUnverified(ctx context.Context, c cid.CID, dst []byte) ([]byte, error) {
+	if dst == nil {
+		dst = []byte{}
+	}
+	return s.get(ctx, c, false, dst)
+}
+
+func (s *Store) get(ctx context.Context, c cid.CID, verify bool, dst ...[]byte) ([]byte, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
@@ -418,7 +428,12 @@ func (s *Store) get(ctx context.Context, c cid.CID, verify bool) ([]byte, error)
 		if err != nil {
 			return nil, err
 		}
-		data, _, err := s.readKind(c, loc, staged, verify)
+		var data []byte
+		if len(dst) > 0 {
+			data, err = s.readAppend(c, loc, staged, dst[0])
+		} else {
+			data, _, err = s.readKind(c, loc, staged, verify)
+		}
 		if errors.Is(err, errPackGone) && attempt < 3 {
 			continue
 		}
@@ -482,6 +497,58 @@ func (s *Store) readKind(c cid.CID, loc location, staged, verify bool) ([]byte, 
 		return nil, blockstore.Corrupt, err
 	}
 	return data, "", nil
+}
+
+// readAppend reads the record of c at loc like readKind without
+// verifying, appending the block to dst: the record header is read on its
+// own, the data straight into dst.
+func (s *Store) readAppend(c cid.CID, loc location, staged bool, dst []byte) ([]byte, error) {
+	rl := recordLen(c, loc.dataLen)
+	hl := rl - int64(loc.dataLen)
+	if staged && loc.off+rl > s.written.Load() {
+		s.wmu.Lock()
+		err := s.writeBufLocked()
+		s.wmu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	var hbuf [128]byte
+	if hl > int64(len(hbuf)) {
+		return nil, fmt.Errorf("%w: block %s: record header of %d bytes", cid.ErrIntegrity, c, hl)
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, loc.dataLen)[:start+loc.dataLen]
+	s.fmu.RLock()
+	f := s.files[loc.pack]
+	var n, m int
+	var err error
+	if f != nil {
+		n, err = f.ReadAt(hbuf[:hl], loc.off)
+		if err == nil {
+			m, err = f.ReadAt(dst[start:], loc.off+hl)
+		}
+	}
+	s.fmu.RUnlock()
+	switch {
+	case f == nil:
+		if s.closed.Load() {
+			return nil, blockstore.ErrClosed
+		}
+		return nil, fmt.Errorf("%w: block %s: pack %s is missing (%w)", cid.ErrIntegrity, c, packName(loc.pack), errPackGone)
+	case errors.Is(err, io.EOF) || (err == nil && (int64(n) < hl || m < loc.dataLen)):
+		return nil, fmt.Errorf("%w: block %s: data missing: pack %s ends before offset %d", cid.ErrIntegrity, c, packName(loc.pack), loc.off+rl)
+	case err != nil:
+		if s.closed.Load() {
+			return nil, blockstore.ErrClosed
+		}
+		return nil, fmt.Errorf("packstore: read block %s: %w", c, err)
+	}
+	h, err := DecodeRecordHeader(hbuf[:hl])
+	if err != nil || h.CID != c || h.DataLen != loc.dataLen || int64(h.Len) != hl {
+		return nil, fmt.Errorf("%w: block %s: no matching record at %s offset %d (%v)", cid.ErrIntegrity, c, packName(loc.pack), loc.off, err)
+	}
+	return dst, nil
 }
 
 // Has reports whether c is stored (staged or indexed).

@@ -362,3 +362,46 @@ func TestGetUnverified(t *testing.T) {
 		t.Fatalf("GetUnverified of a missing block: %v", err)
 	}
 }
+
+// TestAppendUnverified: AppendUnverified appends exactly the block to the
+// buffer given, for staged, buffered and flushed blocks, large and small,
+// and fails like Get for a missing block or a wrong index entry.
+func TestAppendUnverified(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, false, Options{})
+	s := e.open(t)
+	check := func(c cid.CID, want []byte) {
+		t.Helper()
+		got, err := s.AppendUnverified(ctx, c, []byte("pre"))
+		if err != nil || string(got[:3]) != "pre" || !bytes.Equal(got[3:], want) {
+			t.Fatalf("AppendUnverified of %s (%d bytes): %v", c, len(want), err)
+		}
+		got, err = s.AppendUnverified(ctx, c, make([]byte, 0, len(want)+10))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("AppendUnverified into spare capacity: %v", err)
+		}
+	}
+	var blocks []cid.CID
+	var datas [][]byte
+	for i, n := range []int{10, 1000, 300 << 10, 2 << 20} {
+		c, b := put(t, s, uint64(i), n)
+		check(c, b) // staged (buffered or written)
+		blocks, datas = append(blocks, c), append(datas, b)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range blocks {
+		check(c, datas[i])
+	}
+	if _, err := s.AppendUnverified(ctx, cid.Sum(cid.Raw, []byte("absent")), nil); !blockstore.IsNotFound(err) {
+		t.Fatalf("missing block: %v", err)
+	}
+	loc, _, _ := s.locate(blocks[1])
+	if err := e.index.Set(blockKey(blocks[0]), loc.encode()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendUnverified(ctx, blocks[0], nil); !errors.Is(err, cid.ErrIntegrity) {
+		t.Fatalf("wrong index entry: %v, want ErrIntegrity", err)
+	}
+}
