@@ -96,6 +96,8 @@ directory (` + defaultDirHint() + `).`,
 	root.AddCommand(a.netCmds()...)
 	// Sharing: who may fetch our MiMei, what is shared with us, fetches.
 	root.AddCommand(a.shareCmds()...)
+	// The web console: pairing browsers, console sessions.
+	root.AddCommand(a.consoleCmd())
 	return root
 }
 

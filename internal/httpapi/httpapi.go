@@ -1,5 +1,5 @@
 // Package httpapi is the node's HTTP API: JSON under /api/v1/, bearer-token
-// auth, server-sent events, Prometheus metrics and a health check. It is an
+// or console-session auth (with its CSRF rules), server-sent events, Prometheus metrics and a health check. It is an
 // edge: it converts between wire types (package apiv1) and whatever the node
 // plugs in as its Backend, and holds no state of its own.
 //
@@ -21,6 +21,7 @@ import (
 
 	"github.com/peer-node/peer/internal/apiv1"
 	"github.com/peer-node/peer/internal/events"
+	"github.com/peer-node/peer/internal/webui"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -65,6 +66,7 @@ type Options struct {
 	Store        StoreBackend         // the MiMei store; nil = its routes answer 503
 	Net          NetBackend           // the peer-to-peer side; nil = its routes answer 503 with code network_off
 	Share        ShareBackend         // the sharing side; nil = its routes answer 503 with code network_off
+	Console      ConsoleBackend       // web console sessions; nil = its routes answer 503 and session cookies are ignored
 }
 
 // Server serves the API. Create it with New and mount Handler().
@@ -73,6 +75,7 @@ type Server struct {
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	ui       http.Handler // the web app (package webui), at every path outside the API
 }
 
 // New validates opts and builds the routes.
@@ -144,6 +147,8 @@ func (s *Server) routes() {
 	s.storeRoutes()
 	s.netRoutes()
 	s.shareRoutes()
+	s.consoleRoutes()
+	s.ui = webui.Handler()
 }
 
 // ServeHTTP routes the request, answering unknown paths and methods in JSON.
@@ -152,7 +157,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 	h, pattern := s.mux.Handler(r)
 	route := pattern
-	if route == "" {
+	ui := pattern == "" && uiPath(r.URL.Path)
+	switch {
+	case ui:
+		route = "webui"
+	case route == "":
 		route = "unmatched"
 	}
 	// File uploads and tar imports stream bodies of any size; every other
@@ -164,6 +173,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if limited && r.ContentLength > s.opts.MaxBodyBytes {
 		writeError(rec, Errorf(http.StatusRequestEntityTooLarge, apiv1.CodeTooLarge,
 			"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, s.opts.MaxBodyBytes))
+	} else if ui {
+		s.ui.ServeHTTP(rec, r)
 	} else if pattern == "" {
 		// The mux found no route: 405 if the path exists with another method.
 		status, code, msg := http.StatusNotFound, apiv1.CodeNotFound, "no such endpoint: "+r.URL.Path
@@ -187,6 +198,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// nothing forces us to keep what a careless client put in it.
 	s.opts.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.code,
 		"dur", time.Since(start).Round(time.Microsecond))
+}
+
+// uiPath reports whether a path the API has no route for belongs to the
+// web app: everything but /api/, /metrics and /healthz, which keep their
+// JSON 404 and 405 answers.
+func uiPath(p string) bool {
+	return p != "/api" && !strings.HasPrefix(p, "/api/") && p != "/metrics" && p != "/healthz"
 }
 
 // httptestRecorder captures what the mux's fallback handler would answer.
@@ -219,14 +237,19 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// auth admits requests carrying the token in the Authorization header. A
-// token in the URL is refused even when it is right: URLs end up in logs,
-// histories and Referer headers.
-func (s *Server) auth(next http.Handler) http.Handler {
-	want := []byte(s.opts.Token)
+// auth admits requests carrying the token in the Authorization header, or
+// the cookie of a live console session (see checkSessionRequest for the
+// rules such a request must also follow). A token in the URL is refused
+// even when it is right: URLs end up in logs, histories and Referer
+// headers. Secrets never appear in an answer or a log line.
+func (s *Server) auth(next http.Handler) http.Handler { return s.authAllowing(false, next) }
+
+// authAllowing is auth; readMayPost lets a read-scope session use an unsafe
+// method (only logout, which ends the session itself, needs that).
+func (s *Server) authAllowing(readMayPost bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		for _, k := range []string{"token", "access_token", "auth", "bearer"} {
+		for _, k := range []string{"token", "access_token", "auth", "bearer", apiv1.ConsoleCookie} {
 			if q.Has(k) {
 				writeError(w, Errorf(http.StatusUnauthorized, apiv1.CodeUnauthorized,
 					"tokens are accepted only in the Authorization header, never in the URL"))
@@ -234,10 +257,29 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			}
 		}
 		h := r.Header.Get("Authorization")
+		if h == "" && s.opts.Console != nil {
+			if c, err := r.Cookie(apiv1.ConsoleCookie); err == nil && c.Value != "" {
+				sess, err := s.opts.Console.Authenticate(r.Context(), c.Value)
+				if err != nil {
+					var e *Error
+					if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
+						clearSessionCookie(w, r)
+					}
+					s.fail(w, r, err)
+					return
+				}
+				if e := checkSessionRequest(r, sess, readMayPost); e != nil {
+					writeError(w, e)
+					return
+				}
+				next.ServeHTTP(w, withSession(r, &sess))
+				return
+			}
+		}
 		scheme, tok, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), want) != 1 {
+		if !ok || !strings.EqualFold(scheme, "Bearer") || !s.tokenOK(strings.TrimSpace(tok)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="peer"`)
-			msg := "missing bearer token: send Authorization: Bearer <token> (the token is in the data directory's api.token)"
+			msg := "missing bearer token: send Authorization: Bearer <token> (the token is in the data directory's api.token), or pair this browser with `peer console pair`"
 			if h != "" {
 				msg = "invalid bearer token"
 			}
@@ -246,6 +288,11 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// tokenOK compares a presented token with the API token in constant time.
+func (s *Server) tokenOK(tok string) bool {
+	return subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.Token)) == 1
 }
 
 func (s *Server) authJSON(f func(r *http.Request) (any, error)) http.Handler {

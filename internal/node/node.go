@@ -304,7 +304,7 @@ func (n *Node) openKeys(opts Options) error {
 func (n *Node) serveAPI() error {
 	api, err := httpapi.New(httpapi.Options{
 		Token: n.token, MaxBodyBytes: n.cfg.API.MaxBodyBytes, Backend: &backend{n: n}, Store: &storeAPI{n: n}, Net: &netAPI{n: n}, Share: &shareAPI{n: n},
-		Bus: n.bus, Registry: n.reg, Logger: n.log,
+		Bus: n.bus, Registry: n.reg, Logger: n.log, Console: n.consoleBackend(),
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,108 @@
+// The app's entry: find out whether this browser is logged in, then route
+// on location.hash ("#/files/<mid>/<path>") to one page at a time. A page
+// is a function render(main, params) that fills <main> and may return a
+// function to call when it is left (to unsubscribe from events, free
+// previews).
+
+import { get, onLoggedOut } from './api.js';
+import * as events from './events.js';
+import { fill, h } from './ui.js';
+import * as login from './pages/login.js';
+import * as home from './pages/home.js';
+import * as files from './pages/files.js';
+import * as network from './pages/network.js';
+import * as settings from './pages/settings.js';
+
+const routes = [
+  { re: /^\/?$/, page: home, title: 'Home', nav: '#/' },
+  { re: /^\/files(?:\/([^/]+)(?:\/(.*))?)?$/, page: files, title: 'Files', nav: '#/files' },
+  { re: /^\/network\/?$/, page: network, title: 'Network', nav: '#/network' },
+  { re: /^\/settings\/?$/, page: settings, title: 'Settings', nav: '#/settings' },
+];
+
+const session = { whoami: null };
+let leave = null;
+const main = () => document.getElementById('main');
+
+function route() {
+  if (leave) { try { leave(); } catch { /* a page's cleanup must not stop navigation */ } }
+  leave = null;
+  document.getElementById('alert').hidden = true;
+  const hash = location.hash.replace(/^#/, '').split('?')[0] || '/'; // pages decode segments
+  if (!session.whoami) {
+    document.title = 'Log in · Peer';
+    leave = login.render(main(), { loggedIn });
+    return;
+  }
+  for (const r of routes) {
+    const m = r.re.exec(hash);
+    if (!m) continue;
+    document.title = `${r.title} · Peer`;
+    for (const a of document.querySelectorAll('#nav a')) {
+      if (a.getAttribute('href') === r.nav) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    leave = r.page.render(main(), { match: m, session, logout }) || null;
+    return;
+  }
+  document.title = 'Not found · Peer';
+  fill(main(), h('h1', { text: 'Page not found' }), h('p', {}, 'There is no page here. ', h('a', { href: '#/', text: 'Go home' }), '.'));
+}
+
+// loggedIn is called by the login page once the node has set the cookie.
+async function loggedIn() {
+  await check();
+  if (session.whoami) {
+    if (/^#\/?(login|pair)/.test(location.hash)) location.hash = '#/';
+    route();
+  }
+}
+
+// check asks the node who we are: 401 means not logged in.
+async function check() {
+  try {
+    session.whoami = await get('/console/whoami');
+  } catch (e) {
+    session.whoami = null;
+    if (e.status !== 401) throw e;
+  }
+  document.getElementById('nav').hidden = !session.whoami;
+  if (session.whoami) events.connect();
+  else events.disconnect();
+}
+
+async function logout() {
+  session.whoami = null;
+  events.disconnect();
+  document.getElementById('nav').hidden = true;
+  route();
+}
+
+function showLive(state) {
+  const el = document.getElementById('live');
+  const text = { live: 'Live', connecting: 'Reconnecting…', closed: 'Offline', off: '' }[state];
+  el.textContent = text;
+  el.className = `live ${state}`;
+  el.title = state === 'live' ? 'Receiving live updates from the node' : '';
+}
+
+async function start() {
+  events.onState(showLive);
+  // The browser gives up on the stream only when the node refuses it (the
+  // session ended): find out, and show the login page if so.
+  events.onState((s) => { if (s === 'closed' && session.whoami) check().then(() => { if (!session.whoami) route(); }, () => {}); });
+  onLoggedOut(() => { if (session.whoami) logout(); });
+  // After following a link, keyboard and screen-reader users start at the
+  // new page's content, not at the link they used.
+  window.addEventListener('hashchange', () => { route(); main().focus({ preventScroll: true }); });
+  try {
+    await check();
+  } catch (e) {
+    fill(main(), h('h1', { text: 'Cannot reach the node' }), h('p', { class: 'error', role: 'alert', text: e.message }),
+      h('button', { type: 'button', text: 'Try again', on: { click: start } }));
+    return;
+  }
+  route();
+}
+
+start();

@@ -1,0 +1,408 @@
+// Browser tests of the web app, driven by ui_test.go (which starts two real
+// nodes and passes their addresses and tokens in PEER_UI_* variables).
+// Chromium is the system's, headless, with every request that is not to
+// loopback refused. Any console error or uncaught exception fails the run,
+// except the few a step names as expected (a 401 before logging in).
+// Screenshots of every page at desktop and phone widths go to
+// PEER_UI_SCREENSHOTS.
+
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { deflateSync } from 'node:zlib';
+import path from 'node:path';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set: run this through go test ./test/ui`);
+  return v;
+};
+const A = { url: env('PEER_UI_A_URL'), token: env('PEER_UI_A_TOKEN'), persona: env('PEER_UI_A_PERSONA'), device: env('PEER_UI_A_DEVICE') };
+const B = { device: env('PEER_UI_B_DEVICE') };
+const SHOTS = env('PEER_UI_SCREENSHOTS');
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+// ---- bookkeeping: steps, console errors, requests off loopback ----------
+
+let passed = 0;
+let failed = 0;
+const problems = [];
+let allowed = []; // regexps of console errors the current step expects
+
+let skipping = false; // after a failure the rest would only fail in its wake
+
+async function step(name, fn) {
+  if (skipping) {
+    console.log(`skip ${name}`);
+    return;
+  }
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed += 1;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed += 1;
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+  } finally {
+    allowed = [];
+  }
+  if (problems.length) {
+    failed += 1;
+    console.log(`FAIL ${name}: browser reported:\n  ${problems.join('\n  ')}`);
+    problems.length = 0;
+  }
+  if (failed) skipping = true;
+}
+
+// expect lets console errors matching re happen during the rest of a step.
+const expect = (...re) => { allowed.push(...re); };
+
+function watch(page, label) {
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = m.text();
+    if (allowed.some((re) => re.test(text))) return;
+    problems.push(`[${label}] console error: ${text} (${m.location().url})`);
+  });
+  page.on('pageerror', (e) => problems.push(`[${label}] uncaught: ${e.stack || e}`));
+  return page;
+}
+
+const loopback = (u) => /^(blob:|data:|about:)/.test(u) || /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//.test(u);
+
+async function newContext(browser, viewport, label) {
+  const ctx = await browser.newContext({ viewport, acceptDownloads: true, isMobile: viewport.width < 500, hasTouch: viewport.width < 500 });
+  // The app loads nothing from elsewhere: any such request fails the run.
+  await ctx.route('**/*', (route) => {
+    const u = route.request().url();
+    if (loopback(u)) return route.continue();
+    problems.push(`[${label}] request off loopback refused: ${u}`);
+    return route.abort();
+  });
+  const page = watch(await ctx.newPage(), label);
+  page.setDefaultTimeout(15000);
+  return { ctx, page };
+}
+
+async function shot(page, name, kind) {
+  // The event stream keeps a request open, so "network idle" never comes:
+  // wait instead until no part of the page is still loading.
+  await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]') &&
+    ![...document.querySelectorAll('main p')].some((p) => p.textContent === 'Loading…'));
+  await page.screenshot({ path: path.join(SHOTS, `${name}-${kind}.png`), fullPage: true });
+}
+
+// noHorizontalScroll: the page fits its viewport's width.
+async function noHorizontalScroll(page, what) {
+  const { sw, iw } = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, iw: window.innerWidth }));
+  assert.ok(sw <= iw, `${what}: page is ${sw} px wide in a ${iw} px viewport (horizontal scroll)`);
+}
+
+// labelled: every control has an accessible name.
+async function labelled(page, what) {
+  const unnamed = await page.evaluate(() => {
+    const name = (el) => (el.getAttribute('aria-label') || (el.labels && [...el.labels].map((l) => l.textContent).join(' ')) ||
+      (el.getAttribute('aria-labelledby') && document.getElementById(el.getAttribute('aria-labelledby'))?.textContent) ||
+      (el.tagName !== 'INPUT' && el.textContent) || el.getAttribute('title') || '').trim();
+    return [...document.querySelectorAll('button, input, select, textarea, a[href], summary')]
+      .filter((el) => !name(el)).map((el) => el.outerHTML.slice(0, 120));
+  });
+  assert.deepEqual(unnamed, [], `${what}: controls without a label`);
+}
+
+async function go(page, hash, heading) {
+  await page.goto(`${A.url}/${hash}`);
+  if (heading) await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+}
+
+async function api(method, p, body, headers = {}) {
+  const res = await fetch(A.url + p, { method, headers: { Authorization: `Bearer ${A.token}`, ...headers }, body });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${p}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+// png draws a w×h RGB gradient as a PNG, so the preview has a real image.
+function png(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => { let c = 0xffffffff; for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const o = y * (w * 3 + 1) + 1 + x * 3;
+    raw[o] = (x * 255) / w; raw[o + 1] = (y * 255) / h; raw[o + 2] = 160;
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// drop fires a synthetic drop of files on a selector, as a drag from the
+// desktop would.
+async function drop(page, selector, files) {
+  const dt = await page.evaluateHandle((fs) => {
+    const d = new DataTransfer();
+    for (const f of fs) d.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name, { type: f.type }));
+    return d;
+  }, files.map((f) => ({ name: f.name, type: f.type, b64: f.buffer.toString('base64') })));
+  await page.dispatchEvent(selector, 'dragover', { dataTransfer: dt });
+  await page.dispatchEvent(selector, 'drop', { dataTransfer: dt });
+}
+
+async function uploaded(page, name) {
+  const row = page.locator(`li.upload[data-name="${name}"]`).last();
+  await row.locator('.pct', { hasText: '100% · done' }).waitFor();
+  assert.equal(await row.locator('progress').evaluate((p) => p.value), 100, `${name}: progress bar not at 100`);
+}
+
+// ---- the run -------------------------------------------------------------
+
+const browser = await chromium.launch({
+  executablePath: env('PEER_UI_CHROMIUM'),
+  headless: true,
+  // CI runs as root, where Chromium's sandbox cannot start. Every request
+  // not to loopback goes to a proxy that does not exist (Chromium sends
+  // loopback past any proxy; Playwright's own proxy option would undo that),
+  // and the browser's own background traffic is off.
+  args: [...(process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : []),
+    '--proxy-server=http://127.0.0.1:9',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+    '--disable-domain-reliability', '--disable-features=Translate,OptimizationHints,MediaRouter'],
+});
+
+const desk = await newContext(browser, DESKTOP, 'desktop');
+const phone = await newContext(browser, PHONE, 'phone');
+const page = desk.page;
+const hello = Buffer.from('Hello from the browser test.\nSecond line: ünïcödé ✓\n');
+const picture = png(96, 64);
+const blob = randomBytes(3 << 20);
+let mid = '';
+
+try {
+  await step('the app is served with a strict CSP and no token', async () => {
+    const res = await fetch(`${A.url}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-security-policy'), /script-src 'self'/);
+    assert.equal(res.headers.get('cache-control'), 'no-cache');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  });
+
+  await step('not logged in: the login page, at desktop and phone widths', async () => {
+    expect(/status of 401/);
+    await go(page, '', 'Log in to your node');
+    assert.equal(await page.locator('#nav').isHidden(), true, 'navigation shown before login');
+    await labelled(page, 'login');
+    await shot(page, 'login', 'desktop');
+    await go(phone.page, '', 'Log in to your node');
+    await noHorizontalScroll(phone.page, 'login at 390 px');
+    await shot(phone.page, 'login', 'phone');
+  });
+
+  await step('a wrong token is refused with a clear message', async () => {
+    expect(/status of 401/);
+    await page.getByText('This computer: paste the API token').click();
+    await page.getByLabel('API token', { exact: true }).fill('not-the-token-0000000000');
+    await page.getByRole('button', { name: 'Log in with the token' }).click();
+    const msg = page.getByRole('alert').filter({ hasText: /wrong API token/i });
+    await msg.waitFor();
+    console.log(`     the node's no, as shown: "${(await msg.textContent()).trim()}"`);
+  });
+
+  await step('log in with the local API token: the session cookie is HttpOnly', async () => {
+    await page.getByLabel('API token', { exact: true }).fill(A.token);
+    await page.getByRole('button', { name: 'Log in with the token' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
+    const cookies = await desk.ctx.cookies(A.url);
+    const c = cookies.find((x) => x.name === 'peer_session');
+    assert.ok(c && c.httpOnly, 'no HttpOnly peer_session cookie');
+    assert.equal(await page.evaluate(() => document.cookie.includes('peer_session')), false);
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    assert.ok(!stored.includes(A.token), 'the token was stored in the browser');
+    assert.equal(await page.getByLabel('API token', { exact: true }).count(), 0);
+  });
+
+  await step('Home: persona and device IDs as text, online, storage', async () => {
+    await page.locator('code.id', { hasText: A.persona }).waitFor();
+    await page.locator('code.id', { hasText: A.device }).waitFor();
+    await page.locator('#online', { hasText: 'Online' }).waitFor();
+    await page.locator('#disk-used').waitFor();
+    await page.locator('#live', { hasText: 'Live' }).waitFor();
+    await labelled(page, 'home');
+  });
+
+  await step('keyboard: Tab reaches the navigation, and focus is visible', async () => {
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
+    await page.keyboard.press('Tab'); // the skip link
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => ({ text: document.activeElement.textContent, outline: getComputedStyle(document.activeElement).outlineStyle }));
+    assert.equal(focused.text, 'Home');
+    assert.notEqual(focused.outline, 'none', 'no visible focus');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Files' }).waitFor();
+  });
+
+  await step('pair a second browser (phone width) by a one-time code', async () => {
+    await go(page, '#/settings', 'Settings');
+    await page.getByRole('button', { name: 'Pair another device' }).click();
+    const code = (await page.locator('#pair-code').textContent()).trim();
+    assert.match(code, /^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+    const qr = page.locator('img.qr');
+    await qr.waitFor();
+    assert.ok(await qr.evaluate((i) => i.complete && i.naturalWidth > 0), 'the QR code did not render');
+    await phone.page.getByLabel('Pairing code', { exact: true }).fill(code.toLowerCase());
+    await phone.page.getByRole('button', { name: 'Log in', exact: true }).click();
+    await phone.page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
+    await phone.page.locator('code.id', { hasText: A.persona }).waitFor();
+    // The code works once.
+    expect(/status of 401/);
+    const again = await fetch(`${A.url}/api/v1/console/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }) });
+    assert.equal(again.status, 401, 'a pairing code worked twice');
+    await shot(page, 'settings', 'desktop');
+  });
+
+  await step('Files: create a MiMei', async () => {
+    await go(page, '#/files', 'Files');
+    await page.getByLabel('Type', { exact: true }).fill('files');
+    await page.getByRole('button', { name: 'Create MiMei' }).click();
+    await page.getByRole('heading', { level: 1, name: 'MiMei' }).waitFor();
+    mid = decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
+    assert.match(mid, /^m/);
+    await page.getByText('This folder is empty.').waitFor();
+  });
+
+  await step('upload by the file picker: progress reaches 100%', async () => {
+    await page.locator('#upload-input').setInputFiles({ name: 'hello.txt', mimeType: 'text/plain', buffer: hello });
+    await uploaded(page, 'hello.txt');
+    await page.locator('#entries li[data-path="hello.txt"]').waitFor();
+  });
+
+  await step('upload by drag and drop: two files, progress reaches 100%', async () => {
+    await drop(page, '#dropzone', [{ name: 'picture.png', type: 'image/png', buffer: picture }, { name: 'random.bin', type: 'application/octet-stream', buffer: blob }]);
+    await uploaded(page, 'picture.png');
+    await uploaded(page, 'random.bin');
+    await page.locator('#entries li[data-path="random.bin"]').waitFor();
+    const st = await api('GET', `/api/v1/mimei/${mid}/stat/random.bin`);
+    assert.equal(st.size, blob.length);
+  });
+
+  await step('download gives back the same bytes', async () => {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download random.bin' }).click()]);
+    assert.equal(dl.suggestedFilename(), 'random.bin');
+    const got = await readFile(await dl.path());
+    assert.equal(got.length, blob.length);
+    assert.ok(got.equals(blob), 'downloaded bytes differ from those uploaded');
+    const [dl2] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download hello.txt' }).click()]);
+    assert.ok((await readFile(await dl2.path())).equals(hello));
+  });
+
+  await step('preview text and an image', async () => {
+    await page.getByRole('button', { name: 'Preview hello.txt' }).click();
+    const pre = page.locator('#preview pre.preview-text');
+    await pre.waitFor();
+    assert.equal(await pre.textContent(), hello.toString('utf8'));
+    await page.getByRole('button', { name: 'Preview picture.png' }).click();
+    const img = page.locator('#preview img.preview-img');
+    await img.waitFor();
+    await page.waitForFunction(() => document.querySelector('#preview img')?.naturalWidth === 96);
+  });
+
+  await step('the node says no: a clear message (folder exists)', async () => {
+    await page.getByLabel('New folder', { exact: true }).fill('docs');
+    await page.getByRole('button', { name: 'Create folder' }).click();
+    await page.locator('#entries li a', { hasText: 'docs' }).waitFor();
+    expect(/status of 409/);
+    await page.getByLabel('New folder', { exact: true }).fill('docs');
+    await page.getByRole('button', { name: 'Create folder' }).click();
+    const msg = page.getByRole('alert').filter({ hasText: /already exists/i });
+    await msg.waitFor();
+    console.log(`     the node's no, as shown: "${(await msg.textContent()).trim()}"`);
+  });
+
+  await step('back up now, then a live update and a diff', async () => {
+    await page.getByLabel('Note for this version', { exact: true }).fill('first backup');
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    await page.locator('#versions li[data-version="0"]', { hasText: 'first backup' }).waitFor();
+    // A file written by another client shows up through the event stream.
+    await api('PUT', `/api/v1/mimei/${mid}/files/later.txt`, 'written by the API\n', { 'Content-Type': 'text/plain' });
+    await page.locator('#entries li[data-path="later.txt"]').waitFor();
+    await page.getByRole('button', { name: 'Compare version 0 with the current files' }).click();
+    await page.locator('#diff li.added', { hasText: 'later.txt' }).waitFor();
+  });
+
+  await step('browse into a folder and back', async () => {
+    await page.locator('#entries li a', { hasText: 'docs' }).click();
+    await page.getByRole('heading', { level: 1, name: 'docs' }).waitFor();
+    await page.locator('#upload-input').setInputFiles({ name: 'note.md', mimeType: 'text/markdown', buffer: Buffer.from('# note\n') });
+    await uploaded(page, 'note.md');
+    const st = await api('GET', `/api/v1/mimei/${mid}/stat/docs/note.md`);
+    assert.equal(st.size, 7);
+    await page.getByRole('navigation', { name: 'Folder path' }).getByRole('link').nth(1).click();
+    await page.getByRole('heading', { level: 1, name: 'MiMei' }).waitFor();
+  });
+
+  await step('Network: the connection from the other node, direct', async () => {
+    await go(page, '#/network', 'Network');
+    await page.locator('#reachability').waitFor();
+    await page.locator('#conns li', { hasText: 'direct' }).first().waitFor();
+    const titles = await page.locator('#conns li .name').evaluateAll((els) => els.map((e) => e.title));
+    assert.ok(titles.includes(B.device), `no connection to ${B.device}: ${titles}`);
+  });
+
+  await step('screenshots of every page at 1280×800 and 390×844, no horizontal scroll', async () => {
+    const pages = [['home', '', 'Home'], ['files', '#/files', 'Files'], ['mimei', `#/files/${encodeURIComponent(mid)}`, 'MiMei'],
+      ['network', '#/network', 'Network'], ['settings', '#/settings', 'Settings']];
+    for (const [name, hash, heading] of pages) {
+      for (const [p, kind] of [[page, 'desktop'], [phone.page, 'phone']]) {
+        await p.goto(`${A.url}/${hash}`);
+        await p.getByRole('heading', { level: 1, name: heading }).waitFor();
+        if (name === 'mimei') {
+          await p.getByRole('button', { name: 'Preview picture.png' }).click();
+          await p.waitForFunction(() => document.querySelector('#preview img')?.naturalWidth === 96);
+        }
+        await noHorizontalScroll(p, `${name} at ${kind} width`);
+        await labelled(p, name);
+        if (!(name === 'settings' && kind === 'desktop')) await shot(p, name, kind);
+      }
+    }
+  });
+
+  await step('Settings: sessions listed; revoking one logs that browser out', async () => {
+    await go(page, '#/settings', 'Settings');
+    const rows = page.locator('#sessions li');
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.count(), 2);
+    const other = rows.filter({ hasNotText: 'this browser' });
+    await other.getByRole('button', { name: /^Revoke session/ }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#sessions li').length === 1);
+    expect(/status of 401/);
+    await phone.page.reload();
+    await phone.page.getByRole('heading', { level: 1, name: 'Log in to your node' }).waitFor();
+  });
+
+  await step('log out', async () => {
+    expect(/status of 401/);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Log in to your node' }).waitFor();
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Log in to your node' }).waitFor();
+  });
+} finally {
+  await browser.close();
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
