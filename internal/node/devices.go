@@ -328,13 +328,7 @@ func (s *netSvc) connectOwn(ctx context.Context, d ownDevice) error {
 	if s.host.Host().Network().Connectedness(d.PeerID) == network.Connected {
 		return nil
 	}
-	ai := peer.AddrInfo{ID: d.PeerID}
-	for _, a := range d.Addrs {
-		if pi, err := peer.AddrInfoFromString(a + "/p2p/" + d.PeerID.String()); err == nil {
-			ai.Addrs = append(ai.Addrs, pi.Addrs...)
-		}
-	}
-	if err := s.host.Connect(network.WithAllowLimitedConn(ctx, "own device"), ai); err != nil {
+	if err := s.host.Connect(network.WithAllowLimitedConn(ctx, "own device"), addrInfo(d.PeerID, d.Addrs)); err != nil {
 		return fmt.Errorf("own device %s: %w", d.PeerID, err)
 	}
 	s.goBackground(func() {
@@ -408,13 +402,7 @@ func Join(ctx context.Context, dir, code string, opts JoinOptions) (InitResult, 
 		return InitResult{}, fmt.Errorf("pairing host: %w", err)
 	}
 	defer h.Close()
-	ai := peer.AddrInfo{ID: target}
-	for _, a := range c.Addrs {
-		if pi, err := peer.AddrInfoFromString(a + "/p2p/" + target.String()); err == nil {
-			ai.Addrs = append(ai.Addrs, pi.Addrs...)
-		}
-	}
-	if err := h.Connect(ctx, ai); err != nil {
+	if err := h.Connect(ctx, addrInfo(target, c.Addrs)); err != nil {
 		return InitResult{}, fmt.Errorf("could not reach the device that showed the code (is it running and on the same network?): %w", err)
 	}
 	st, err := h.Host().NewStream(ctx, target, pairing.ProtocolID)

@@ -188,6 +188,22 @@ func anyPort(addrs []string) []string {
 	return out
 }
 
+// addrInfo is peer id at the given multiaddrs (text); addresses that do
+// not parse, or name another peer, are left out.
+func addrInfo(id peer.ID, addrs []string) peer.AddrInfo {
+	ai := peer.AddrInfo{ID: id}
+	for _, a := range addrs {
+		m, err := ma.NewMultiaddr(a)
+		if err != nil {
+			continue
+		}
+		if t, id2 := peer.SplitAddr(m); t != nil && (id2 == "" || id2 == id) {
+			ai.Addrs = append(ai.Addrs, t)
+		}
+	}
+	return ai
+}
+
 func peerInfos(addrs []string) ([]peer.AddrInfo, error) {
 	var out []peer.AddrInfo
 	for _, a := range addrs {
@@ -646,13 +662,7 @@ func (s *netSvc) acceptInvite(ctx context.Context, link, name string) (contacts.
 		if err != nil {
 			continue
 		}
-		ai := peer.AddrInfo{ID: id}
-		for _, a := range d.Addrs {
-			if m, err := ma.NewMultiaddr(a); err == nil {
-				ai.Addrs = append(ai.Addrs, m)
-			}
-		}
-		if err := s.host.Connect(ctx, ai); err != nil {
+		if err := s.host.Connect(ctx, addrInfo(id, d.Addrs)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
