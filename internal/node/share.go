@@ -661,6 +661,12 @@ func (ss *shareSvc) fetchHeadFrom(ctx context.Context, providers []peer.ID, cat 
 		},
 	}, providers)
 	if err != nil {
+		// Keep what arrived, so the next try does not fetch it again.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		if ferr := r.Flush(fctx); ferr != nil {
+			ss.n.log.Warn("share: keeping the blocks of a broken fetch", "mimei", id.String(), "err", ferr)
+		}
+		cancel()
 		return gotVersion{}, err
 	}
 	fetched := time.Now()

@@ -70,6 +70,14 @@ type Receiver struct {
 	fmu       sync.Mutex // one flush at a time
 	unflushed int64      // bytes put since the last flush
 	flushed   time.Time
+
+	// Index entries of blocks put since the last flush, written to the
+	// store in one batch (one fsync) right after the blocks they name are
+	// flushed, never before: an entry never points at a block a crash
+	// lost, and a fetch does not wait for an fsync per block.
+	imu      sync.Mutex
+	pending  map[string][]byte
+	flushing map[string][]byte // taken by a flush, not yet committed
 }
 
 // Received blocks are made durable every flushBytes or flushEvery, so a
@@ -91,7 +99,8 @@ func (s *Service) Receive(cat *Catalog, head Head, keyRecord []byte, hold, trust
 		return nil, err
 	}
 	r := &Receiver{s: s, id: head.MiMei, cat: cat, spec: spec, rights: rights, head: head, trusted: trusted,
-		manifests: map[cid.CID]bool{head.Manifest: true}, codecs: map[cid.CID]byte{}, flushed: time.Now()}
+		manifests: map[cid.CID]bool{head.Manifest: true}, codecs: map[cid.CID]byte{}, flushed: time.Now(),
+		pending: map[string][]byte{}}
 	if head.Epoch > 0 && !hold {
 		var k sealing.ContentKey
 		if keyRecord != nil {
@@ -155,7 +164,12 @@ func (r *Receiver) sealedMode(c cid.CID) (byte, bool) {
 
 // plainOf returns the plaintext CID a sealed block of this MiMei opened to.
 func (r *Receiver) plainOf(c cid.CID) (cid.CID, bool, error) {
-	b, err := r.s.kv.Get(sealedKey(c))
+	k := sealedKey(c)
+	b, ok := r.unwritten(k)
+	var err error
+	if !ok {
+		b, err = r.s.kv.Get(k)
+	}
 	if errors.Is(err, kv.ErrNotFound) {
 		return cid.Undef, false, nil
 	} else if err != nil {
@@ -211,8 +225,8 @@ func (r *Receiver) Put(ctx context.Context, c cid.CID, data []byte) error {
 	return r.maybeFlush(ctx, len(data))
 }
 
-// maybeFlush flushes the block store (and with it the index entries
-// written before) when enough arrived since the last flush.
+// maybeFlush flushes the block store and then the index entries of the
+// blocks put before when enough arrived since the last flush.
 func (r *Receiver) maybeFlush(ctx context.Context, n int) error {
 	r.fmu.Lock()
 	defer r.fmu.Unlock()
@@ -220,11 +234,69 @@ func (r *Receiver) maybeFlush(ctx context.Context, n int) error {
 	if r.unflushed < flushBytes && time.Since(r.flushed) < flushEvery {
 		return nil
 	}
-	if err := r.s.blocks.Flush(ctx); err != nil {
+	return r.flushLocked(ctx)
+}
+
+// Flush makes the received blocks durable, then their index entries.
+func (r *Receiver) Flush(ctx context.Context) error {
+	r.fmu.Lock()
+	defer r.fmu.Unlock()
+	return r.flushLocked(ctx)
+}
+
+func (r *Receiver) flushLocked(ctx context.Context) error {
+	r.imu.Lock()
+	r.flushing, r.pending = r.pending, map[string][]byte{}
+	entries := r.flushing
+	r.imu.Unlock()
+	// Every entry taken names a block whose Put returned before this
+	// Flush: it is durable once Flush returns.
+	err := r.s.blocks.Flush(ctx)
+	if err == nil && len(entries) > 0 {
+		b := r.s.kv.NewBatch()
+		for k, v := range entries {
+			if err = b.Set([]byte(k), v); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = b.Commit()
+		}
+		b.Discard()
+	}
+	r.imu.Lock()
+	if err != nil { // keep them for the next flush
+		for k, v := range r.flushing {
+			if _, newer := r.pending[k]; !newer {
+				r.pending[k] = v
+			}
+		}
+	}
+	r.flushing = nil
+	r.imu.Unlock()
+	if err != nil {
 		return err
 	}
 	r.unflushed, r.flushed = 0, time.Now()
 	return nil
+}
+
+// note records an index entry to write with the next flush.
+func (r *Receiver) note(k, v []byte) {
+	r.imu.Lock()
+	r.pending[string(k)] = v
+	r.imu.Unlock()
+}
+
+// unwritten returns an index entry not yet written to the store.
+func (r *Receiver) unwritten(k []byte) ([]byte, bool) {
+	r.imu.Lock()
+	defer r.imu.Unlock()
+	if v, ok := r.pending[string(k)]; ok {
+		return v, true
+	}
+	v, ok := r.flushing[string(k)]
+	return v, ok
 }
 
 func (r *Receiver) put(ctx context.Context, c cid.CID, data []byte) error {
@@ -233,7 +305,8 @@ func (r *Receiver) put(ctx context.Context, c cid.CID, data []byte) error {
 		if err := r.s.blocks.Put(ctx, c, data); err != nil {
 			return err
 		}
-		return r.s.kv.Set(memberKey(r.id, c), nil)
+		r.note(memberKey(r.id, c), nil)
+		return nil
 	}
 	// Open into a pooled buffer: Put copies the plaintext (or is done with
 	// it) before it returns.
@@ -247,7 +320,8 @@ func (r *Receiver) put(ctx context.Context, c cid.CID, data []byte) error {
 	if err := r.s.blocks.Put(ctx, pc, plain); err != nil {
 		return err
 	}
-	return r.s.kv.Set(sealedKey(c), encodeSealedEntry(sealedEntry{id: r.id, epoch: r.head.Epoch, plain: pc}))
+	r.note(sealedKey(c), encodeSealedEntry(sealedEntry{id: r.id, epoch: r.head.Epoch, plain: pc}))
+	return nil
 }
 
 // Size, Delete, Enumerate, Stats and Close complete blockstore.Store; the
@@ -263,9 +337,6 @@ func (r *Receiver) Delete(context.Context, ...cid.CID) error {
 func (r *Receiver) Enumerate(ctx context.Context, fn func(cid.CID, int) error) error {
 	return r.s.blocks.Enumerate(ctx, fn)
 }
-
-// Flush makes the received blocks durable.
-func (r *Receiver) Flush(ctx context.Context) error { return r.s.blocks.Flush(ctx) }
 
 // Stats are the underlying store's.
 func (r *Receiver) Stats(ctx context.Context) (blockstore.Stats, error) { return r.s.blocks.Stats(ctx) }
@@ -289,6 +360,11 @@ type Received struct {
 // served on.
 func (r *Receiver) Finish(ctx context.Context) (Received, error) {
 	out := Received{Head: r.head, Held: r.key == nil && r.head.Epoch > 0}
+	if err := r.Flush(ctx); err != nil {
+		return out, err
+	}
+	members := r.s.kv.NewBatch()
+	defer members.Discard()
 	var listed uint64
 	for mc := r.head.Manifest; mc.Defined(); {
 		data, err := r.s.blocks.Get(ctx, mc)
@@ -302,7 +378,7 @@ func (r *Receiver) Finish(ctx context.Context) (Received, error) {
 		if err != nil {
 			return out, err
 		}
-		if err := r.s.kv.Set(memberKey(r.id, mc), nil); err != nil {
+		if err := members.Set(memberKey(r.id, mc), nil); err != nil {
 			return out, err
 		}
 		for _, c := range m.Blocks {
@@ -315,7 +391,7 @@ func (r *Receiver) Finish(ctx context.Context) (Received, error) {
 				return out, fmt.Errorf("share: block %s of %s version %d is missing", c, r.id, r.head.Number)
 			}
 			if _, sealed, _ := r.plainOf(c); !sealed || r.key == nil {
-				if err := r.s.kv.Set(memberKey(r.id, c), nil); err != nil {
+				if err := members.Set(memberKey(r.id, c), nil); err != nil {
 					return out, err
 				}
 			}
@@ -324,6 +400,9 @@ func (r *Receiver) Finish(ctx context.Context) (Received, error) {
 	}
 	if listed != r.head.Blocks {
 		return out, fmt.Errorf("%w: head of %s version %d says %d blocks, manifests list %d", ErrMalformed, r.id, r.head.Number, r.head.Blocks, listed)
+	}
+	if err := members.Commit(); err != nil {
+		return out, err
 	}
 	if !out.Held {
 		record := r.head.Record
