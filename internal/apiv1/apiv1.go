@@ -51,6 +51,15 @@ type Device struct {
 	PublicKey string `json:"public_key"` // base64 (std) of the 32-byte Ed25519 key
 }
 
+// IdentityQR answers GET /api/v1/identity/qr: the default persona's ID and
+// this device's peer ID, each drawn as an SVG QR code of the ID's text (for
+// a phone to scan instead of copying a long string). An ID the node does
+// not have yet gives no SVG.
+type IdentityQR struct {
+	PersonaSVG string `json:"persona_svg,omitempty"`
+	DeviceSVG  string `json:"device_svg,omitempty"`
+}
+
 // Identity answers GET /api/v1/identity.
 type Identity struct {
 	Persona  Persona   `json:"persona"` // the default persona

@@ -92,6 +92,7 @@ type Invite struct {
 	ID      string    `json:"id"`
 	Link    string    `json:"link"`
 	Expires time.Time `json:"expires"`
+	QRSVG   string    `json:"qr_svg,omitempty"` // an SVG QR code of Link, when asked for (?qr=1)
 }
 
 // PendingInvite is an invite not yet used and not expired.

@@ -132,6 +132,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/identity", s.authJSON(func(r *http.Request) (any, error) {
 		return s.opts.Backend.Identity(r.Context())
 	}))
+	s.identityQRRoute()
 	m.Handle("GET /api/v1/personas", s.authJSON(func(r *http.Request) (any, error) {
 		ps, err := s.opts.Backend.Personas(r.Context())
 		return apiv1.Personas{Personas: ps}, err

@@ -79,7 +79,21 @@ func (s *Server) netRoutes() {
 		if err := checkName("name", req.Name, true); err != nil {
 			return nil, err
 		}
-		return n.CreateInvite(r.Context(), req)
+		qr, err := boolQuery(r, "qr")
+		if err != nil {
+			return nil, err
+		}
+		inv, err := n.CreateInvite(r.Context(), req)
+		if err != nil || !qr {
+			return inv, err
+		}
+		// A phone can scan the invite instead of pasting it; the QR code
+		// is drawn here, like the console's pairing code, and only when
+		// asked for (it is some 25 KB).
+		if inv.QRSVG, err = QRSVG(inv.Link); err != nil {
+			return nil, err
+		}
+		return inv, nil
 	}))
 	m.Handle("GET /api/v1/invites", s.netJSON(http.StatusOK, func(r *http.Request, n NetBackend) (any, error) {
 		l, err := n.Invites(r.Context())

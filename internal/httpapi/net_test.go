@@ -163,6 +163,15 @@ func TestNetInvites(t *testing.T) {
 	if inv.ID == "" || !strings.HasPrefix(inv.Link, httpapitest.InvitePrefix) || inv.Expires.IsZero() {
 		t.Fatalf("invite %+v", inv)
 	}
+	if inv.QRSVG != "" {
+		t.Fatalf("a QR code not asked for: %.40q", inv.QRSVG)
+	}
+	var withQR apiv1.Invite
+	c.want(201, "", &withQR, "POST", "/api/v1/invites?qr=1", apiv1.CreateInvite{})
+	if !strings.HasPrefix(withQR.QRSVG, "<svg") {
+		t.Fatalf("invite without a QR code: %.40q", withQR.QRSVG)
+	}
+	c.want(204, "", nil, "DELETE", "/api/v1/invites/"+withQR.ID, nil)
 	var inv2 apiv1.Invite
 	c.want(201, "", &inv2, "POST", "/api/v1/invites", apiv1.CreateInvite{TTLSeconds: 30 * 24 * 3600})
 	var pending []apiv1.PendingInvite

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peer-node/peer/internal/apiv1"
+	"github.com/peer-node/peer/internal/mimeidb"
 )
 
 // Patterns of the routes whose request bodies stream: they are exempt from
@@ -126,7 +127,8 @@ func (s *Server) storeRoutes() {
 	m.Handle(patImport, s.storeRaw(s.importTar))
 
 	// The database space.
-	m.Handle("POST "+mi+"/db", s.storeJSON(http.StatusOK, func(r *http.Request, st StoreBackend) (any, error) {
+	// A read-scope console session may post commands that only read.
+	m.Handle("POST "+mi+"/db", s.authAllowing(true, s.withStore(s.answerJSON(http.StatusOK, func(r *http.Request, st StoreBackend) (any, error) {
 		var req apiv1.DBCommand
 		if err := decodeJSON(r, &req); err != nil {
 			return nil, err
@@ -134,11 +136,17 @@ func (s *Server) storeRoutes() {
 		if len(req.Args) == 0 {
 			return nil, badRequest("no database command: args is empty")
 		}
+		if sess := callerSession(r); sess != nil && sess.Scope != apiv1.ScopeAdmin {
+			if write, known := mimeidb.IsWrite(req.Args[0]); write || !known {
+				return nil, Errorf(http.StatusForbidden, apiv1.CodeForbidden,
+					"this session has scope %q: it may only run database commands that read, not %q", sess.Scope, req.Args[0])
+			}
+		}
 		if err := checkVersion(req.Version); err != nil {
 			return nil, err
 		}
 		return st.DB(r.Context(), r.PathValue("mid"), req)
-	}))
+	}))))
 
 	// Versions.
 	m.Handle("POST "+mi+"/backup", s.storeJSON(http.StatusCreated, func(r *http.Request, st StoreBackend) (any, error) {
@@ -262,20 +270,30 @@ var errNoStore = Errorf(http.StatusServiceUnavailable, apiv1.CodeUnavailable, "t
 
 // storeRaw serves a store route that writes its own answer.
 func (s *Server) storeRaw(f func(w http.ResponseWriter, r *http.Request, st StoreBackend)) http.Handler {
-	return s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.auth(s.withStore(f))
+}
+
+// withStore is storeRaw without authentication, for routes that wrap it in
+// their own.
+func (s *Server) withStore(f func(w http.ResponseWriter, r *http.Request, st StoreBackend)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := s.opts.Store
 		if st == nil {
 			writeError(w, errNoStore)
 			return
 		}
 		f(w, r, st)
-	}))
+	})
 }
 
 // storeJSON serves a store route answering f's value as JSON with status;
 // with 204 No Content f's value is ignored and no body is sent.
 func (s *Server) storeJSON(status int, f func(r *http.Request, st StoreBackend) (any, error)) http.Handler {
-	return s.storeRaw(func(w http.ResponseWriter, r *http.Request, st StoreBackend) {
+	return s.auth(s.withStore(s.answerJSON(status, f)))
+}
+
+func (s *Server) answerJSON(status int, f func(r *http.Request, st StoreBackend) (any, error)) func(w http.ResponseWriter, r *http.Request, st StoreBackend) {
+	return func(w http.ResponseWriter, r *http.Request, st StoreBackend) {
 		v, err := f(r, st)
 		if err != nil {
 			s.fail(w, r, err)
@@ -287,7 +305,7 @@ func (s *Server) storeJSON(status int, f func(r *http.Request, st StoreBackend) 
 			return
 		}
 		writeJSON(w, status, v)
-	})
+	}
 }
 
 // putFile stores the request body as a file. The body streams to the

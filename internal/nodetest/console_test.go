@@ -119,3 +119,62 @@ func TestConsoleSessionOverHTTP(t *testing.T) {
 		t.Fatalf("after revoke: %d %s", st, body)
 	}
 }
+
+// A read-scope browser may run database commands that read, and no others.
+func TestConsoleReadSessionDatabase(t *testing.T) {
+	n := Start(t, "network.enabled=false")
+	ctx := Ctx(t, time.Minute)
+	m, err := n.Client.CreateMiMei(ctx, apiv1.CreateMiMei{AppType: "notes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Client.DB(ctx, m.ID, apiv1.DBCommand{Args: []string{"SET", "k", "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := n.Client.Pair(ctx, "", apiv1.ScopeRead, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone := newBrowser(t, n.APIURL())
+	if st, body := phone.do("POST", "/api/v1/console/session", `{"code":"`+p.Code+`"}`, false); st != 201 {
+		t.Fatalf("redeem: %d %s", st, body)
+	}
+	path := "/api/v1/mimei/" + m.ID + "/db"
+	tests := []struct {
+		name string
+		body string
+		csrf bool
+		want int
+		in   string // substring of the answer
+	}{
+		{"GET reads", `{"args":["GET","k"]}`, true, 200, `"v"`},
+		{"SCAN reads", `{"args":["SCAN","0"]}`, true, 200, `"k"`},
+		{"lower case", `{"args":["type","k"]}`, true, 200, `"string"`},
+		{"SET writes", `{"args":["SET","k","w"]}`, true, 403, "only run database commands that read"},
+		{"DEL writes", `{"args":["DEL","k"]}`, true, 403, "only run database commands that read"},
+		{"unknown command", `{"args":["FLUSHALL"]}`, true, 403, "only run database commands that read"},
+		{"still needs the CSRF header", `{"args":["GET","k"]}`, false, 403, apiv1.ConsoleCSRFHeader},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body := phone.do("POST", path, tc.body, tc.csrf)
+			if st != tc.want || !strings.Contains(body, tc.in) {
+				t.Fatalf("%d %s, want %d with %q", st, body, tc.want, tc.in)
+			}
+		})
+	}
+	// Nothing was changed.
+	r, err := n.Client.DB(ctx, m.ID, apiv1.DBCommand{Args: []string{"GET", "k"}})
+	if err != nil || !strings.Contains(string(mustJSON(t, r)), `"v"`) {
+		t.Fatalf("k after the read session: %+v %v", r, err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
