@@ -19,7 +19,7 @@ const env = (k) => {
   return v;
 };
 const A = { url: env('PEER_UI_A_URL'), token: env('PEER_UI_A_TOKEN'), persona: env('PEER_UI_A_PERSONA'), device: env('PEER_UI_A_DEVICE') };
-const B = { device: env('PEER_UI_B_DEVICE') };
+const B = { url: env('PEER_UI_B_URL'), token: env('PEER_UI_B_TOKEN'), persona: env('PEER_UI_B_PERSONA'), device: env('PEER_UI_B_DEVICE') };
 const SHOTS = env('PEER_UI_SCREENSHOTS');
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
@@ -239,6 +239,12 @@ try {
     await page.locator('#online', { hasText: 'Online' }).waitFor();
     await page.locator('#disk-used').waitFor();
     await page.locator('#live', { hasText: 'Live' }).waitFor();
+    await page.getByText('Show QR codes').click();
+    for (const alt of ['QR code of the persona ID', 'QR code of the device ID']) {
+      const qr = page.getByAltText(alt);
+      await qr.waitFor();
+      assert.ok(await qr.evaluate((i) => i.complete && i.naturalWidth > 0), `${alt}: did not render`);
+    }
     await labelled(page, 'home');
   });
 
@@ -354,6 +360,113 @@ try {
     await page.getByRole('heading', { level: 1, name: 'MiMei' }).waitFor();
   });
 
+  await step('Database: keys by type and their values', async () => {
+    const db = (...args) => api('POST', `/api/v1/mimei/${mid}/db`, JSON.stringify({ args }), { 'Content-Type': 'application/json' });
+    await db('SET', 'greeting', 'hello, world');
+    await db('HSET', 'user:1', 'name', 'Ada', 'lang', 'en');
+    await db('RPUSH', 'queue', 'first', 'second', 'third');
+    await db('SADD', 'tags', 'red', 'green');
+    await db('ZADD', 'scores', '10', 'ann', '2.5', 'bob');
+    await db('SET', 'long', 'x'.repeat(1000));
+    await go(page, `#/db/${encodeURIComponent(mid)}`, 'Database');
+    const row = (k) => page.locator(`#db-keys tr[data-key="${k}"]`);
+    const text = async (k) => (await row(k).textContent()).replace(/\s+/g, ' ');
+    await row('greeting').waitFor();
+    const want = { greeting: ['string', /hello, world/], 'user:1': ['hash', /lang\s*en.*name\s*Ada/], queue: ['list', /0\s*first\s*1\s*second\s*2\s*third/],
+      tags: ['set', /green.*red/], scores: ['zset', /bob\s*2\.5.*ann\s*10/], long: ['string', /first 300 of 1000 characters/] };
+    for (const [k, [type, re]] of Object.entries(want)) {
+      assert.equal(await row(k).getAttribute('data-type'), type, `${k}: type`);
+      assert.match(await text(k), re, `${k}: value`);
+    }
+    await page.locator('#db-keys tbody[data-type="hash"] th', { hasText: 'Hashes (1)' }).waitFor();
+    // The filter is a MATCH pattern.
+    await page.getByLabel('Filter keys', { exact: true }).fill('user:*');
+    await page.getByRole('button', { name: 'Filter', exact: true }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#db-keys tr[data-key]').length === 1);
+    await row('user:1').waitFor();
+    await page.getByLabel('Filter keys', { exact: true }).fill('');
+    await page.getByRole('button', { name: 'Filter', exact: true }).click();
+    await row('greeting').waitFor();
+    // A key written by another client shows after Refresh.
+    await db('SET', 'from-api', 'written elsewhere');
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await row('from-api').waitFor();
+    // Set and delete through the page.
+    await page.getByLabel('Key', { exact: true }).fill('made-here');
+    await page.getByLabel('Value', { exact: true }).fill('in the browser');
+    await page.getByRole('button', { name: 'Set key' }).click();
+    await row('made-here').filter({ hasText: 'in the browser' }).waitFor();
+    assert.equal((await db('GET', 'made-here')).bulk, 'in the browser');
+    await page.getByLabel('Key to delete', { exact: true }).fill('greeting');
+    await page.getByRole('button', { name: 'Delete key' }).click();
+    await row('greeting').waitFor({ state: 'detached' });
+    assert.equal((await db('EXISTS', 'greeting')).int || 0, 0);
+    await page.getByLabel('Key to delete', { exact: true }).fill('no-such-key');
+    await page.getByRole('button', { name: 'Delete key' }).click();
+    await page.getByRole('alert').filter({ hasText: 'There is no key "no-such-key".' }).waitFor();
+    await labelled(page, 'database');
+  });
+
+  await step('Files: upload a folder with the folder picker, keeping its tree', async () => {
+    const { mkdtemp, mkdir, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const root = path.join(await mkdtemp(path.join(tmpdir(), 'peer-ui-')), 'tree');
+    await mkdir(path.join(root, 'sub', 'deeper'), { recursive: true });
+    await writeFile(path.join(root, 'top.txt'), 'top\n');
+    await writeFile(path.join(root, 'sub', 'mid.txt'), 'middle file\n');
+    await writeFile(path.join(root, 'sub', 'deeper', 'low.txt'), 'the lowest file\n');
+    await go(page, `#/files/${encodeURIComponent(mid)}`, 'MiMei');
+    await page.locator('#upload-folder-input').setInputFiles(root);
+    for (const f of ['tree/top.txt', 'tree/sub/mid.txt', 'tree/sub/deeper/low.txt']) await uploaded(page, f);
+    await page.locator('#entries li a', { hasText: 'tree' }).waitFor();
+    const ls = await api('GET', `/api/v1/mimei/${mid}/ls/tree/sub`);
+    assert.deepEqual(ls.entries.map((e) => e.name).sort(), ['deeper', 'mid.txt']);
+    assert.equal((await api('GET', `/api/v1/mimei/${mid}/stat/tree/sub/deeper/low.txt`)).size, 16);
+  });
+
+  await step('read-only session: no write controls', async () => {
+    const pair = await api('POST', '/api/v1/console/pair', JSON.stringify({ scope: 'read', name: 'read-only test' }), { 'Content-Type': 'application/json' });
+    const ro = await newContext(browser, DESKTOP, 'readonly');
+    try {
+      expect(/status of 401/);
+      await go(ro.page, '', 'Log in to your node');
+      await ro.page.getByLabel('Pairing code', { exact: true }).fill(pair.code);
+      await ro.page.getByRole('button', { name: 'Log in', exact: true }).click();
+      await ro.page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
+      const note = () => ro.page.getByText('This browser has read-only access.').waitFor();
+      const none = async (what, loc) => assert.equal(await loc.count(), 0, `read-only: ${what} shown`);
+      await go(ro.page, '#/files', 'Files');
+      await ro.page.locator('#mimei-list').waitFor();
+      await note();
+      await none('Create MiMei', ro.page.getByRole('button', { name: 'Create MiMei' }));
+      await go(ro.page, `#/files/${encodeURIComponent(mid)}`, 'MiMei');
+      await ro.page.locator('#entries li[data-path="hello.txt"]').waitFor();
+      await ro.page.locator('#versions li[data-version="0"]').waitFor();
+      await note();
+      for (const sel of ['#dropzone', '#upload-input', '#upload-folder-input', '#backup']) await none(sel, ro.page.locator(sel));
+      for (const name of [/^Delete/, /^Restore version/, /^Mark version/, /^Create folder/]) await none(String(name), ro.page.getByRole('button', { name }));
+      await ro.page.getByRole('link', { name: 'Download hello.txt' }).waitFor();
+      await ro.page.getByRole('button', { name: 'Compare version 0 with the current files' }).waitFor();
+      await go(ro.page, `#/db/${encodeURIComponent(mid)}`, 'Database');
+      await note();
+      // It reads the database (the node lets a read session run commands
+      // that only read).
+      await ro.page.locator('#db-keys tr[data-key="user:1"]', { hasText: 'Ada' }).waitFor();
+      await none('Set key', ro.page.getByRole('button', { name: 'Set key' }));
+      await none('Delete key', ro.page.getByRole('button', { name: 'Delete key' }));
+      await go(ro.page, '#/settings', 'Settings');
+      await ro.page.locator('#sessions li').first().waitFor();
+      await note();
+      await none('Pair another device', ro.page.getByRole('button', { name: 'Pair another device' }));
+      await none('Revoke', ro.page.getByRole('button', { name: /^Revoke/ }));
+      // A read-only browser may still log itself out (and leaves no session).
+      await ro.page.getByRole('button', { name: 'Log out' }).click();
+      await ro.page.getByRole('heading', { level: 1, name: 'Log in to your node' }).waitFor();
+    } finally {
+      await ro.ctx.close();
+    }
+  });
+
   await step('Network: the connection from the other node, direct', async () => {
     await go(page, '#/network', 'Network');
     await page.locator('#reachability').waitFor();
@@ -362,8 +475,135 @@ try {
     assert.ok(titles.includes(B.device), `no connection to ${B.device}: ${titles}`);
   });
 
+  // ---- two nodes: A invites B, shares a MiMei, B's UI receives it ----------
+
+  const b = { ctx: null, page: null };
+  const apiB = async (method, p, body) => {
+    const res = await fetch(B.url + p, { method, headers: { Authorization: `Bearer ${B.token}`, 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) });
+    const text = await res.text();
+    assert.ok(res.ok, `B: ${method} ${p}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  const contactRow = (p, persona) => p.locator(`#contacts li[data-persona="${persona}"]`);
+
+  await step('log a browser into node B with its own token', async () => {
+    Object.assign(b, await newContext(browser, DESKTOP, 'b'));
+    expect(/status of 401/);
+    await b.page.goto(`${B.url}/`);
+    await b.page.getByRole('heading', { level: 1, name: 'Log in to your node' }).waitFor();
+    await b.page.getByText('This computer: paste the API token').click();
+    await b.page.getByLabel('API token', { exact: true }).fill(B.token);
+    await b.page.getByRole('button', { name: 'Log in with the token' }).click();
+    await b.page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
+    await b.page.locator('#live', { hasText: 'Live' }).waitFor();
+  });
+
+  await step('Contacts: A creates an invite, B accepts it, each lists the other', async () => {
+    await go(page, '#/contacts', 'Contacts');
+    await page.getByRole('button', { name: 'Create invite' }).click();
+    const link = (await page.locator('#invite-link').textContent()).trim();
+    assert.match(link, /^peer:invite:\S+$/);
+    await page.waitForFunction(() => document.querySelector('#invite-qr')?.naturalWidth > 0);
+    await page.locator('#pending-invites li').first().waitFor();
+    await shot(page, 'contacts-invite', 'desktop');
+    await b.page.goto(`${B.url}/#/contacts`);
+    await b.page.getByRole('heading', { level: 1, name: 'Contacts' }).waitFor();
+    await b.page.getByLabel('Invite code', { exact: true }).fill(link);
+    await b.page.getByRole('button', { name: 'Accept invite' }).click();
+    await contactRow(b.page, A.persona).locator('.status', { hasText: 'Online' }).waitFor();
+    // A's page was not reloaded: B arrives by the event stream, and the
+    // used invite leaves the pending list.
+    await contactRow(page, B.persona).locator('.status', { hasText: 'Online' }).waitFor();
+    await page.waitForFunction(() => !document.querySelector('#pending-invites li'));
+    assert.equal(await contactRow(page, B.persona).locator('code.id').getAttribute('title'), B.persona);
+  });
+
+  await step('Contacts: a pet name set in A\'s UI', async () => {
+    await contactRow(page, B.persona).getByRole('button', { name: /^Rename / }).click();
+    await contactRow(page, B.persona).getByRole('textbox', { name: /^New name for / }).fill('Bob');
+    await contactRow(page, B.persona).getByRole('button', { name: 'Save name' }).click();
+    await contactRow(page, B.persona).locator('.pet', { hasText: /^Bob$/ }).waitFor();
+    const c = await api('GET', `/api/v1/contacts/${encodeURIComponent(B.persona)}`);
+    assert.equal(c.name, 'Bob');
+  });
+
+  await step('Sharing: A shares the MiMei with Bob as reader; it shows up live in B\'s UI', async () => {
+    await b.page.goto(`${B.url}/#/sharing`);
+    await b.page.getByRole('heading', { level: 1, name: 'Sharing' }).waitFor();
+    await b.page.getByText('Nobody has shared a MiMei with you yet.').waitFor();
+    await go(page, '#/sharing', 'Sharing');
+    await page.getByLabel('MiMei', { exact: true }).selectOption(mid);
+    await page.getByLabel('Contact', { exact: true }).selectOption({ label: 'Bob' });
+    await page.getByLabel('Role', { exact: true }).selectOption('reader');
+    await page.getByRole('button', { name: 'Share', exact: true }).click();
+    await page.locator(`#my-shares li[data-mid="${mid}"] li[data-persona="${B.persona}"]`, { hasText: 'Bob' }).waitFor();
+    const row = b.page.locator(`#shared-with-me li[data-mid="${mid}"]`);
+    await row.waitFor();
+    assert.match(await row.locator('.meta').textContent(), /not fetched yet/);
+  });
+
+  await step('Sharing: B subscribes; the files arrive; hello.txt downloads with the same bytes', async () => {
+    const row = b.page.locator(`#shared-with-me li[data-mid="${mid}"]`);
+    await row.getByRole('button', { name: /^Subscribe to / }).click();
+    await row.locator('.badge', { hasText: 'Subscribed' }).waitFor();
+    await b.page.locator(`#subscriptions li[data-mid="${mid}"]`, { hasText: 'newest here: version 0' }).waitFor();
+    await row.locator('summary').click();
+    await row.locator('li[data-path="random.bin"]').waitFor();
+    await row.locator('li[data-path="picture.png"]').waitFor();
+    const [dl] = await Promise.all([b.page.waitForEvent('download'), row.getByRole('link', { name: 'Download hello.txt' }).click()]);
+    assert.equal(dl.suggestedFilename(), 'hello.txt');
+    assert.ok((await readFile(await dl.path())).equals(hello), 'hello.txt arrived at B with other bytes');
+    await row.getByRole('button', { name: /^Fetch .* now$/ }).click();
+    await row.locator('.fetch-state', { hasText: 'Nothing new to fetch.' }).waitFor();
+  });
+
+  await step('Sharing: a new version backed up in A\'s UI reaches B\'s subscription', async () => {
+    await page.goto(`${A.url}/#/files/${encodeURIComponent(mid)}`);
+    await page.getByRole('heading', { level: 1, name: 'MiMei' }).waitFor();
+    await page.getByLabel('Note for this version', { exact: true }).fill('for Bob');
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    await page.locator('#versions li[data-version="1"]').waitFor();
+    await b.page.locator(`#subscriptions li[data-mid="${mid}"]`, { hasText: 'newest here: version 1' }).waitFor();
+    const row = b.page.locator(`#shared-with-me li[data-mid="${mid}"]`);
+    await row.locator('li[data-path="later.txt"]').waitFor();
+    await shot(b.page, 'sharing-received', 'desktop');
+    await row.getByRole('link', { name: /^Open .* in Files$/ }).click();
+    await b.page.getByRole('heading', { level: 1, name: 'MiMei' }).waitFor();
+    await b.page.locator('#versions li[data-version="1"]').waitFor();
+    // B's Files page shows the files of the newest version received, to
+    // read: download it there too, and see no write controls.
+    await b.page.locator('#version-view').waitFor();
+    await b.page.locator('#entries li[data-path="later.txt"]').waitFor();
+    const [dl] = await Promise.all([b.page.waitForEvent('download'), b.page.getByRole('link', { name: 'Download hello.txt' }).click()]);
+    assert.ok((await readFile(await dl.path())).equals(hello), 'hello.txt from B\'s Files page has other bytes');
+    assert.equal(await b.page.locator('#dropzone, #backup').count(), 0, 'write controls on a MiMei shared with B');
+    await b.page.getByRole('button', { name: 'Preview hello.txt' }).click();
+    await b.page.locator('#preview pre', { hasText: 'Hello from the browser test.' }).waitFor();
+    await shot(b.page, 'mimei-shared', 'desktop');
+  });
+
+  await step('Contacts: block and unblock in B\'s UI, then connect again', async () => {
+    await b.page.goto(`${B.url}/#/contacts`);
+    await b.page.getByRole('heading', { level: 1, name: 'Contacts' }).waitFor();
+    const row = contactRow(b.page, A.persona);
+    b.page.once('dialog', (d) => d.accept());
+    await row.getByRole('button', { name: /^Block / }).click();
+    await row.locator('.status', { hasText: 'Blocked' }).waitFor();
+    assert.ok((await apiB('GET', '/api/v1/blocks')).personas.includes(A.persona), 'A is not on B\'s block list');
+    // A's UI sees B go away.
+    await go(page, '#/contacts', 'Contacts');
+    await contactRow(page, B.persona).locator('.status', { hasText: 'Offline' }).waitFor();
+    await row.getByRole('button', { name: /^Unblock / }).click();
+    await row.locator('.status', { hasText: /^(Online|Offline)$/ }).waitFor();
+    assert.deepEqual((await apiB('GET', '/api/v1/blocks')).personas, []);
+    if (await row.getByRole('button', { name: /^Connect to / }).count()) await row.getByRole('button', { name: /^Connect to / }).click();
+    await row.locator('.status', { hasText: 'Online' }).waitFor();
+    await contactRow(page, B.persona).locator('.status', { hasText: 'Online' }).waitFor();
+  });
+
   await step('screenshots of every page at 1280×800 and 390×844, no horizontal scroll', async () => {
     const pages = [['home', '', 'Home'], ['files', '#/files', 'Files'], ['mimei', `#/files/${encodeURIComponent(mid)}`, 'MiMei'],
+      ['database', `#/db/${encodeURIComponent(mid)}`, 'Database'], ['contacts', '#/contacts', 'Contacts'], ['sharing', '#/sharing', 'Sharing'],
       ['network', '#/network', 'Network'], ['settings', '#/settings', 'Settings']];
     for (const [name, hash, heading] of pages) {
       for (const [p, kind] of [[page, 'desktop'], [phone.page, 'phone']]) {

@@ -97,7 +97,7 @@ func TestBrowser(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"PEER_UI_CHROMIUM="+chromium,
 		"PEER_UI_A_URL="+a.api, "PEER_UI_A_TOKEN="+a.token, "PEER_UI_A_PERSONA="+a.persona, "PEER_UI_A_DEVICE="+a.device,
-		"PEER_UI_B_URL="+b.api, "PEER_UI_B_TOKEN="+b.token, "PEER_UI_B_DEVICE="+b.device,
+		"PEER_UI_B_URL="+b.api, "PEER_UI_B_TOKEN="+b.token, "PEER_UI_B_PERSONA="+b.persona, "PEER_UI_B_DEVICE="+b.device,
 		"PEER_UI_SCREENSHOTS="+shots,
 	)
 	var out bytes.Buffer
@@ -107,7 +107,7 @@ func TestBrowser(t *testing.T) {
 		t.Log(l)
 	}
 	if err != nil {
-		t.Fatalf("browser tests failed: %v\nnode A stderr:\n%s", err, a.stderr.String())
+		t.Fatalf("browser tests failed: %v\nnode A stderr:\n%s\nnode B stderr:\n%s", err, a.stderr.String(), b.stderr.String())
 	}
 }
 

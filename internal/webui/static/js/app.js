@@ -10,12 +10,18 @@ import { fill, h } from './ui.js';
 import * as login from './pages/login.js';
 import * as home from './pages/home.js';
 import * as files from './pages/files.js';
+import * as database from './pages/database.js';
+import * as contacts from './pages/contacts.js';
+import * as sharing from './pages/sharing.js';
 import * as network from './pages/network.js';
 import * as settings from './pages/settings.js';
 
 const routes = [
   { re: /^\/?$/, page: home, title: 'Home', nav: '#/' },
   { re: /^\/files(?:\/([^/]+)(?:\/(.*))?)?$/, page: files, title: 'Files', nav: '#/files' },
+  { re: /^\/db(?:\/([^/]+))?\/?$/, page: database, title: 'Database', nav: '#/db' },
+  { re: /^\/contacts\/?$/, page: contacts, title: 'Contacts', nav: '#/contacts' },
+  { re: /^\/sharing\/?$/, page: sharing, title: 'Sharing', nav: '#/sharing' },
   { re: /^\/network\/?$/, page: network, title: 'Network', nav: '#/network' },
   { re: /^\/settings\/?$/, page: settings, title: 'Settings', nav: '#/settings' },
 ];

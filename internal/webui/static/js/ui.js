@@ -138,3 +138,15 @@ export function short(id, keep = 10) {
   if (!id || id.length <= keep * 2 + 1) return id || '';
   return id.slice(0, keep) + '…' + id.slice(-6);
 }
+
+// canWrite reports whether this browser's session may change things: a
+// session of scope "read" may only GET (the node answers 403 otherwise).
+export function canWrite(session) {
+  const me = (session && session.whoami) || {};
+  return me.scope !== 'read';
+}
+
+// readOnlyNote is the line a page shows instead of its write controls.
+export function readOnlyNote() {
+  return h('p', { class: 'muted readonly-note', text: 'This browser has read-only access.' });
+}

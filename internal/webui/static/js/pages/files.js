@@ -1,10 +1,12 @@
 // Files: the MiMei list, and for one MiMei its file tree (browse, upload by
 // picker or drag and drop with progress, download, preview images and
-// text) and its versions (back up, restore, release, diff).
+// text) and its versions (back up, restore, release, diff). Dropping a
+// folder, or picking one, uploads its whole tree. A read-only browser sees
+// everything but none of the controls that change things.
 
 import { ApiError, del, fetchBlob, fileURL, get, post, upload } from '../api.js';
 import * as events from '../events.js';
-import { busy, bytes, copyButton, errorBox, field, fill, flash, h, section, short, showError, when } from '../ui.js';
+import { busy, bytes, canWrite, copyButton, errorBox, field, fill, flash, h, readOnlyNote, section, short, showError, when } from '../ui.js';
 
 // count says "1 file", "3 files".
 const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -17,15 +19,27 @@ const enc = (p) => p.split('/').filter(Boolean).map(encodeURIComponent).join('/'
 const link = (mid, p) => `#/files/${encodeURIComponent(mid)}${p ? '/' + enc(p) : ''}`;
 const join = (dir, name) => (dir ? `${dir}/${name}` : name);
 
-export function render(main, { match }) {
-  if (!match[1]) return list(main);
+export function render(main, { match, session }) {
+  const writable = canWrite(session);
+  if (!match[1]) return list(main, writable);
   const mid = dec(match[1]);
   const dir = (match[2] || '').split('/').filter(Boolean).map(dec).join('/');
-  return mimei(main, mid, dir);
+  // Someone else's MiMei received here (shared with us) has versions and
+  // no working files: show its newest version, to read. Find out first.
+  fill(main, h('h1', { text: 'MiMei' }), h('p', { class: 'muted', text: 'Loading…' }));
+  let leave = null;
+  let left = false;
+  Promise.all([get(`/mimei/${encodeURIComponent(mid)}`), get('/personas')]).then(([m, ps]) => {
+    const mine = ps.personas.some((p) => p.id === m.rights.owner);
+    return !mine && m.last != null && m.files === 0 && m.keys === 0 ? 'last' : '';
+  }, () => '').then((view) => {
+    if (!left) leave = mimei(main, mid, dir, writable && !view, view);
+  });
+  return () => { left = true; if (leave) leave(); };
 }
 
 // list shows every MiMei and a form to create one.
-function list(main) {
+function list(main, writable) {
   const box = h('div', { 'aria-busy': 'true' }, h('p', { class: 'muted', text: 'Loading…' }));
   const type = field('Type', { value: 'files', required: true, maxlength: 64, name: 'app_type' }, 'What the MiMei holds, for apps: "files" for a plain folder.');
   const err = errorBox();
@@ -45,7 +59,7 @@ function list(main) {
   fill(main,
     h('h1', { text: 'Files' }),
     section('Your MiMei', h('p', { class: 'muted', text: 'Each MiMei is a versioned folder with its own database.' }), box),
-    section('New MiMei', form, err));
+    writable ? section('New MiMei', form, err) : readOnlyNote());
 
   async function load() {
     try {
@@ -66,8 +80,9 @@ function list(main) {
   return events.subscribe(['file.put', 'mimei.backup'], load);
 }
 
-// mimei shows one MiMei at the folder dir.
-function mimei(main, mid, dir) {
+// mimei shows one MiMei at the folder dir: its working files, or with view
+// 'last' its newest version (read only).
+function mimei(main, mid, dir, writable, view) {
   let previewURL = null;
   const head = h('div', { class: 'muted' }, 'Loading…');
   const entries = h('div', { 'aria-busy': 'true' }, h('p', { class: 'muted', text: 'Loading…' }));
@@ -82,18 +97,36 @@ function mimei(main, mid, dir) {
   segs.forEach((s, i) => crumbs.push(h('a', { href: link(mid, segs.slice(0, i + 1).join('/')), text: s })));
   crumbs[crumbs.length - 1].setAttribute('aria-current', 'page');
 
-  // Upload: a file picker (the visible label is its button) and a drop zone.
+  // Upload: a file picker and a folder picker (the visible labels are
+  // their buttons) and a drop zone that takes files and folders.
   const picker = h('input', { type: 'file', id: 'upload-input', multiple: true, class: 'visually-hidden' });
   picker.addEventListener('change', () => { start([...picker.files]); picker.value = ''; });
   const pickLabel = h('label', { for: 'upload-input', class: 'button primary', text: 'Upload files' });
-  const drop = h('div', { class: 'dropzone', id: 'dropzone', role: 'region', 'aria-label': 'Drop files here to upload' },
-    h('p', {}, 'Drop files here, or ', pickLabel, picker));
+  const folderPicker = h('input', { type: 'file', id: 'upload-folder-input', webkitdirectory: true, multiple: true, class: 'visually-hidden' });
+  folderPicker.addEventListener('change', () => {
+    start([...folderPicker.files].map((file) => ({ file, rel: file.webkitRelativePath || file.name })));
+    folderPicker.value = '';
+  });
+  const folderLabel = h('label', { for: 'upload-folder-input', class: 'button', text: 'Upload folder' });
+  const drop = h('div', { class: 'dropzone', id: 'dropzone', role: 'region', 'aria-label': 'Drop files or folders here to upload' },
+    h('p', {}, 'Drop files or folders here, or ', pickLabel, picker, ' ', folderLabel, folderPicker));
   drop.addEventListener('dragover', (e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    start([...(e.dataTransfer?.files || [])]);
+    const dt = e.dataTransfer;
+    // Entries can be had only while the event is dispatched: take them now,
+    // read the folders after.
+    const items = [...(dt?.items || [])].filter((i) => i.kind === 'file');
+    const entries = items.map((i) => (i.webkitGetAsEntry ? i.webkitGetAsEntry() : null));
+    if (!entries.some((en) => en && en.isDirectory)) {
+      start([...(dt?.files || [])]);
+      return;
+    }
+    const loose = items.map((i, n) => (entries[n] ? null : i.getAsFile()));
+    walkDrop(entries, loose).then(({ files, empty }) => start(files, empty),
+      (ex) => flash(`Could not read the dropped folder: ${ex.message || ex}`));
   });
 
   const folder = field('New folder', { name: 'folder', maxlength: 255, autocomplete: 'off' });
@@ -136,10 +169,12 @@ function mimei(main, mid, dir) {
     h('nav', { class: 'crumbs', 'aria-label': 'Folder path' }, crumbs.flatMap((c, i) => (i ? [h('span', { 'aria-hidden': 'true', text: '›' }), c] : [c]))),
     h('h1', { text: segs.length ? segs[segs.length - 1] : 'MiMei' }),
     head,
+    view ? h('p', { class: 'muted', id: 'version-view', text: 'Someone shared this MiMei with you: these are the files of the newest version received. New versions arrive by themselves while you subscribe.' })
+      : writable ? null : readOnlyNote(),
     h('div', { class: 'grid wide' },
-      section('Folder', drop, uploads, entries, folderForm, folderErr),
+      section('Folder', writable ? [drop, uploads] : null, entries, writable ? [folderForm, folderErr] : null),
       preview),
-    section('Versions', backupForm, backupErr, versions, diffBox));
+    section('Versions', writable ? [backupForm, backupErr] : null, versions, diffBox));
 
   const base = `/mimei/${encodeURIComponent(mid)}`;
 
@@ -147,7 +182,8 @@ function mimei(main, mid, dir) {
     try {
       const m = await get(base);
       fill(head, h('p', { class: 'idline' }, h('code', { class: 'id', text: m.id }), copyButton(m.id, 'MiMei ID')),
-        h('p', { class: 'muted', text: `${m.app_type} · ${count(m.files, 'file')} · ${bytes(m.bytes)} · ${count(m.versions, 'version')}` }));
+        h('p', { class: 'muted', text: view ? `${m.app_type} · showing version ${m.last} · ${count(m.versions, 'version')} here · owner ${short(m.rights.owner, 14)}`
+          : `${m.app_type} · ${count(m.files, 'file')} · ${bytes(m.bytes)} · ${count(m.versions, 'version')}` }));
     } catch (ex) {
       fill(head, h('p', { class: 'error', role: 'alert', text: ex.message }));
     }
@@ -155,7 +191,7 @@ function mimei(main, mid, dir) {
 
   async function loadFiles() {
     try {
-      const l = await get(`${base}/ls${dir ? '/' + enc(dir) : ''}`);
+      const l = await get(`${base}/ls${dir ? '/' + enc(dir) : ''}${view ? `?version=${view}` : ''}`);
       entries.removeAttribute('aria-busy');
       const items = l.entries.slice().sort((a, b) => (b.dir - a.dir) || a.name.localeCompare(b.name));
       if (!items.length) { fill(entries, h('p', { class: 'muted', text: 'This folder is empty.' })); return; }
@@ -172,15 +208,15 @@ function mimei(main, mid, dir) {
       return h('li', { class: 'item' },
         h('a', { href: link(mid, p), class: 'name' }, f.name, h('span', { 'aria-hidden': 'true', text: '/' })),
         h('span', { class: 'meta', text: 'folder' }),
-        h('span', { class: 'actions' }, h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete folder ${f.name}`, text: 'Delete', on: { click: () => remove(f, p) } })));
+        writable ? h('span', { class: 'actions' }, h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete folder ${f.name}`, text: 'Delete', on: { click: () => remove(f, p) } })) : null);
     }
     return h('li', { class: 'item', 'data-path': p },
       h('button', { type: 'button', class: 'name link', 'aria-label': `Preview ${f.name}`, on: { click: () => show(f, p) } },
         f.name),
       h('span', { class: 'meta', text: `${bytes(f.size)} · ${when(f.mod_time)}` }),
       h('span', { class: 'actions' },
-        h('a', { class: 'button small', href: fileURL(mid, p), download: f.name, 'aria-label': `Download ${f.name}`, text: 'Download' }),
-        h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${f.name}`, text: 'Delete', on: { click: () => remove(f, p) } })));
+        h('a', { class: 'button small', href: fileURL(mid, p, view), download: f.name, 'aria-label': `Download ${f.name}`, text: 'Download' }),
+        writable ? h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${f.name}`, text: 'Delete', on: { click: () => remove(f, p) } }) : null));
   }
 
   async function remove(f, p) {
@@ -215,7 +251,7 @@ function mimei(main, mid, dir) {
     }
     try {
       const max = isText && f.size > PREVIEW_TEXT_MAX ? PREVIEW_TEXT_MAX : 0;
-      const { blob, partial } = await fetchBlob(fileURL(mid, p), max);
+      const { blob, partial } = await fetchBlob(fileURL(mid, p, view), max);
       if (isImage) {
         previewURL = URL.createObjectURL(blob);
         preview.append(h('img', { src: previewURL, alt: `Preview of ${f.name}`, class: 'preview-img' }));
@@ -230,16 +266,20 @@ function mimei(main, mid, dir) {
     title.focus();
   }
 
-  // start uploads files one after another into the folder shown.
-  async function start(files) {
-    if (!files.length) return;
-    for (const file of files) {
-      const bar = h('progress', { max: 100, value: 0, 'aria-label': `Uploading ${file.name}` });
+  // start uploads files one after another into the folder shown. Each is
+  // a File, or {file, rel} with its path relative to that folder (from a
+  // folder picked or dropped); empty lists folders that hold no files.
+  async function start(files, empty = []) {
+    if (!files.length && !empty.length) return;
+    for (const item of files) {
+      const file = item instanceof File ? item : item.file;
+      const rel = item instanceof File ? file.name : item.rel;
+      const bar = h('progress', { max: 100, value: 0, 'aria-label': `Uploading ${rel}` });
       const pct = h('span', { class: 'pct', text: '0%' });
-      const row = h('li', { class: 'upload', 'data-name': file.name }, h('span', { class: 'name', text: file.name }), bar, pct);
+      const row = h('li', { class: 'upload', 'data-name': rel }, h('span', { class: 'name', text: rel }), bar, pct);
       uploads.append(row);
       try {
-        await upload(mid, join(dir, file.name), file, (sent, total) => {
+        await upload(mid, join(dir, rel), file, (sent, total) => {
           const v = total ? Math.round((sent / total) * 100) : 100;
           bar.value = v;
           pct.textContent = `${v}%`;
@@ -250,8 +290,13 @@ function mimei(main, mid, dir) {
       } catch (ex) {
         row.classList.add('failed');
         pct.textContent = 'failed';
-        row.append(h('p', { class: 'error', role: 'alert', text: `${file.name}: ${ex instanceof ApiError ? ex.message : String(ex)}` }));
+        row.append(h('p', { class: 'error', role: 'alert', text: `${rel}: ${ex instanceof ApiError ? ex.message : String(ex)}` }));
       }
+    }
+    for (const rel of empty) {
+      try {
+        await post(`${base}/mkdir`, { path: join(dir, rel), parents: true });
+      } catch (ex) { flash(`${rel}: ${ex.message}`); }
     }
     loadFiles();
     loadHead();
@@ -260,7 +305,7 @@ function mimei(main, mid, dir) {
   async function loadVersions() {
     try {
       const l = await get(`${base}/versions`);
-      if (!l.versions.length) { fill(versions, h('p', { class: 'muted', text: 'No versions yet: "Back up now" freezes the files and database as version 0.' })); return; }
+      if (!l.versions.length) { fill(versions, h('p', { class: 'muted', text: writable ? 'No versions yet: "Back up now" freezes the files and database as version 0.' : 'No versions yet.' })); return; }
       fill(versions, h('ul', { class: 'list', id: 'versions' }, l.versions.slice().reverse().map(version)));
     } catch (ex) {
       fill(versions, h('p', { class: 'error', role: 'alert', text: ex.message }));
@@ -274,12 +319,12 @@ function mimei(main, mid, dir) {
       h('span', { class: 'name' }, `Version ${v.number}`, marks.map((m) => h('span', { class: 'tag', text: m }))),
       h('span', { class: 'meta', text: `${when(v.time)}${v.memo ? ' · ' + v.memo : ''}` }),
       h('span', { class: 'actions' },
-        act('Diff', `Compare version ${v.number} with the current files`, () => diff(v.number)),
-        act('Restore', `Restore version ${v.number}`, async () => {
+        view ? null : act('Diff', `Compare version ${v.number} with the current files`, () => diff(v.number)),
+        writable ? act('Restore', `Restore version ${v.number}`, async () => {
           if (!window.confirm(`Replace the current files and database with version ${v.number}? Back up first to keep the current state.`)) return;
           try { await post(`${base}/restore`, { version: String(v.number) }); flash(`Version ${v.number} restored.`, 'ok'); loadFiles(); loadHead(); } catch (ex) { flash(ex.message); }
-        }),
-        v.release ? null : act('Release', `Mark version ${v.number} as the release`, async () => {
+        }) : null,
+        v.release || !writable ? null : act('Release', `Mark version ${v.number} as the release`, async () => {
           try { await post(`${base}/release`, { version: String(v.number) }); loadVersions(); } catch (ex) { flash(ex.message); }
         })));
   }
@@ -301,6 +346,44 @@ function mimei(main, mid, dir) {
   const offFiles = events.subscribe(['file.put'], (d) => {
     if (d && d.mimei === mid) { clearTimeout(timer); timer = setTimeout(() => { loadFiles(); loadHead(); }, 300); }
   });
-  const offBackup = events.subscribe(['mimei.backup'], (d) => { if (d && d.mimei === mid) loadVersions(); });
+  const offBackup = events.subscribe(['mimei.backup', 'share.received'], (d) => {
+    if (!d || d.mimei !== mid) return;
+    loadVersions();
+    if (view) { loadFiles(); loadHead(); }
+  });
   return () => { clearTimeout(timer); offFiles(); offBackup(); freePreview(); };
+}
+
+// walkDrop reads the trees of dropped folders: every file with its path
+// relative to the drop (the dropped folder's name first), and the folders
+// that hold nothing. loose[i] is the File of an item with no entry.
+async function walkDrop(entries, loose) {
+  const files = [];
+  const empty = [];
+  const fileOf = (en) => new Promise((resolve, reject) => en.file(resolve, reject));
+  // A directory reader gives its entries in batches until an empty one.
+  const children = async (en) => {
+    const reader = en.createReader();
+    const all = [];
+    for (;;) {
+      const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+      if (!batch.length) return all;
+      all.push(...batch);
+    }
+  };
+  const rel = (en) => en.fullPath.replace(/^\/+/, '');
+  async function walk(en) {
+    if (en.isFile) {
+      files.push({ file: await fileOf(en), rel: rel(en) });
+      return;
+    }
+    const kids = await children(en);
+    if (!kids.length) empty.push(rel(en));
+    for (const k of kids) await walk(k);
+  }
+  for (let i = 0; i < entries.length; i += 1) {
+    if (entries[i]) await walk(entries[i]);
+    else if (loose[i]) files.push(loose[i]);
+  }
+  return { files, empty };
 }

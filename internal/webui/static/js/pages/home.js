@@ -11,6 +11,12 @@ function idRow(label, id, what) {
     h('dd', {}, h('code', { class: 'id', text: id || '—' }), id ? copyButton(id, what) : null));
 }
 
+// qrImage shows an SVG QR code from the node as an image: an <img> never
+// runs scripts, so the SVG is never part of the page's DOM.
+function qrImage(svg, alt) {
+  return h('img', { class: 'qr', alt, src: 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg) });
+}
+
 function dl(rows) {
   return h('dl', { class: 'facts' }, rows.map(([k, v]) => h('div', {}, h('dt', { text: k }), h('dd', {}, v))));
 }
@@ -23,6 +29,11 @@ export function render(main) {
   const idBox = h('div', { 'aria-busy': 'true' }, h('p', { class: 'muted', text: 'Loading…' }));
   const statusBox = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
   const storeBox = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
+  // The IDs as QR codes, for a phone to scan: folded away so the page
+  // stays short on a phone, fetched once (they never change).
+  const qrBox = h('div', { class: 'qrs', id: 'id-qr' });
+  const qrs = h('details', { class: 'alt', id: 'qr-codes' }, h('summary', { text: 'Show QR codes' }), qrBox);
+  let qrLoaded = false;
   let live = 'off';
 
   fill(main,
@@ -41,7 +52,9 @@ export function render(main) {
         idRow('Persona', id.v.persona.id, 'persona ID'),
         idRow('Device', id.v.device.peer_id, 'device ID')),
       h('p', { class: 'muted', text: `Persona name: ${id.v.persona.name || '(none)'} · ${id.v.personas.length} persona(s) on this node` }));
+      idBox.append(qrs);
       idBox.removeAttribute('aria-busy');
+      if (!qrLoaded) loadQR();
     }
     const rows = [['Node', h('span', { class: `badge ${live === 'live' ? 'ok' : 'warn'}`, id: 'online', text: live === 'live' ? 'Online' : 'Connecting…' })]];
     if (!st.e) rows.push(['Version', st.v.version], ['Up for', duration(st.v.uptime_seconds)]);
@@ -61,6 +74,19 @@ export function render(main) {
         ['MiMei', String(stats.v.mimei)],
         ['Versions', String(stats.v.versions)],
       ]), h('p', {}, h('a', { href: '#/files', text: 'Browse files' })));
+    }
+  }
+
+  async function loadQR() {
+    qrLoaded = true;
+    try {
+      const q = await get('/identity/qr');
+      fill(qrBox,
+        q.persona_svg ? h('figure', {}, qrImage(q.persona_svg, 'QR code of the persona ID'), h('figcaption', { text: 'Persona' })) : null,
+        q.device_svg ? h('figure', {}, qrImage(q.device_svg, 'QR code of the device ID'), h('figcaption', { text: 'Device' })) : null);
+    } catch (ex) {
+      qrLoaded = false;
+      fill(qrBox, h('p', { class: 'error', text: ex.message }));
     }
   }
 

@@ -1,8 +1,9 @@
 // Settings: this browser's session, every console session (revoke), log
-// out, and pairing another device by a one-time code and QR.
+// out, and pairing another device by a one-time code and QR. A read-only
+// browser may only log itself out.
 
 import { del, get, post } from '../api.js';
-import { busy, errorBox, fill, flash, h, section, showError, when } from '../ui.js';
+import { busy, canWrite, errorBox, fill, flash, h, readOnlyNote, section, showError, when } from '../ui.js';
 
 // qrImage shows the node's QR code as an image: an <img> never runs
 // scripts, so the SVG from the network is never part of the page's DOM.
@@ -12,6 +13,7 @@ function qrImage(svg) {
 
 export function render(main, { session, logout }) {
   const me = session.whoami || {};
+  const writable = canWrite(session);
   const current = me.session && (me.session.id || me.session);
   const sessions = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
   const pairBox = h('div', { id: 'pairing', 'aria-live': 'polite' });
@@ -41,10 +43,11 @@ export function render(main, { session, logout }) {
     h('div', { class: 'grid' },
       section('This browser',
         h('p', { text: me.kind === 'session' ? `Logged in with a session${me.scope ? ` (${me.scope})` : ''}.` : `Logged in with the API token${me.scope ? ` (${me.scope})` : ''}.` }),
+        writable ? null : readOnlyNote(),
         outBtn),
-      section('Pair another device',
+      writable ? section('Pair another device',
         h('p', { text: 'A phone or another computer can use this node too: pair it with a one-time code.' }),
-        pairBtn, pairErr, pairBox)),
+        pairBtn, pairErr, pairBox) : null),
     section('Sessions', sessions));
 
   async function load() {
@@ -66,7 +69,7 @@ export function render(main, { session, logout }) {
         return h('li', { class: 'item', 'data-session': s.id },
           h('span', { class: 'name' }, s.name || s.id, mine ? h('span', { class: 'tag', text: 'this browser' }) : null),
           h('span', { class: 'meta', text: [s.kind, s.created && `since ${when(s.created)}`, (s.last_seen || s.last_used) && `last used ${when(s.last_seen || s.last_used)}`, s.expires && `expires ${when(s.expires)}`].filter(Boolean).join(' · ') }),
-          h('span', { class: 'actions' }, btn), err);
+          writable ? h('span', { class: 'actions' }, btn) : null, err);
       })));
     } catch (ex) {
       fill(sessions, h('p', { class: 'error', role: 'alert', text: ex.message }));
