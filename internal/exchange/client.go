@@ -40,6 +40,13 @@ type Request struct {
 	// Timeout is how long a provider may take to answer its oldest
 	// outstanding block before it is dropped. 0: 1 minute.
 	Timeout time.Duration
+	// Verify checks a block against its CID before it is stored. Nil:
+	// cid.Verify (hash the block). A store that verifies a block itself
+	// as it takes it (a sealed block opened with its key) may set a
+	// cheaper check here; its Put must then fail with an error wrapping
+	// cid.ErrIntegrity for a block it finds bad, which drops the provider
+	// like a failed Verify. Verify may be called from several goroutines.
+	Verify func(c cid.CID, data []byte) error
 }
 
 // Progress is reported while fetching.
@@ -447,7 +454,7 @@ func (f *fetcher) store(pctx context.Context, drop context.CancelCauseFunc, p pe
 	if pctx.Err() != nil {
 		return false
 	}
-	if err := cid.Verify(j.c, j.data); err != nil {
+	bad := func(err error) bool {
 		f.mu.Lock()
 		if pctx.Err() == nil { // count only the block that dropped p
 			f.res.Bad++
@@ -456,7 +463,17 @@ func (f *fetcher) store(pctx context.Context, drop context.CancelCauseFunc, p pe
 		f.mu.Unlock()
 		return false
 	}
+	verify := f.req.Verify
+	if verify == nil {
+		verify = cid.Verify
+	}
+	if err := verify(j.c, j.data); err != nil {
+		return bad(err)
+	}
 	if err := f.local.Put(f.ctx, j.c, j.data); err != nil {
+		if f.req.Verify != nil && errors.Is(err, cid.ErrIntegrity) {
+			return bad(err)
+		}
 		f.fail(fmt.Errorf("exchange: storing block %s: %w", j.c, err))
 		return false
 	}

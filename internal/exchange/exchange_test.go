@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -278,34 +279,56 @@ func (g *corruptGetter) Get(ctx context.Context, c cid.CID) ([]byte, error) {
 	return b, err
 }
 
+// verifyingStore checks blocks as they are put, as a store that opens
+// sealed blocks does, for a Request whose Verify lets everything through.
+type verifyingStore struct{ blockstore.Store }
+
+func (s verifyingStore) Put(ctx context.Context, c cid.CID, data []byte) error {
+	if err := cid.Verify(c, data); err != nil {
+		return fmt.Errorf("opening: %w", err)
+	}
+	return s.Store.Put(ctx, c, data)
+}
+
 func TestFetchBadBlockComesFromAnother(t *testing.T) {
-	d := makeDAG(t, 50, 1000)
-	var leaves []cid.CID
-	for c := range d.blocks {
-		if c != d.root {
-			leaves = append(leaves, c)
-		}
-	}
-	client := newHost(t)
-	bad := &corruptGetter{Getter: d.store(t), called: make(chan struct{})}
-	badP := newProvider(t, client, bad, ServerConfig{})
-	// The honest provider waits until the liar has been asked, so the liar
-	// surely gets work.
-	good := newProvider(t, client, gatedGetter{Getter: d.store(t), open: bad.called}, ServerConfig{})
-	local := memstore.New()
-	req := Request{Roots: leaves, Window: 1}
-	res, err := Fetch(ctxT(t), client, local, req, []peer.ID{badP.h.ID(), good.h.ID()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Bad != 1 || res.PerProvider[badP.h.ID()] != 0 || res.PerProvider[good.h.ID()] != len(leaves) {
-		t.Fatalf("result %+v", res)
-	}
-	for _, c := range leaves {
-		got, err := local.Get(context.Background(), c)
-		if err != nil || !bytes.Equal(got, d.blocks[c]) {
-			t.Fatalf("block %s: %v", c, err)
-		}
+	for _, tc := range []struct {
+		name   string
+		verify func(cid.CID, []byte) error
+		local  func() blockstore.Store
+	}{
+		{"hashed by Fetch", nil, func() blockstore.Store { return memstore.New() }},
+		{"checked by the store's Put", func(cid.CID, []byte) error { return nil }, func() blockstore.Store { return verifyingStore{memstore.New()} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := makeDAG(t, 50, 1000)
+			var leaves []cid.CID
+			for c := range d.blocks {
+				if c != d.root {
+					leaves = append(leaves, c)
+				}
+			}
+			client := newHost(t)
+			bad := &corruptGetter{Getter: d.store(t), called: make(chan struct{})}
+			badP := newProvider(t, client, bad, ServerConfig{})
+			// The honest provider waits until the liar has been asked, so the
+			// liar surely gets work.
+			good := newProvider(t, client, gatedGetter{Getter: d.store(t), open: bad.called}, ServerConfig{})
+			local := tc.local()
+			req := Request{Roots: leaves, Window: 1, Verify: tc.verify}
+			res, err := Fetch(ctxT(t), client, local, req, []peer.ID{badP.h.ID(), good.h.ID()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Bad != 1 || res.PerProvider[badP.h.ID()] != 0 || res.PerProvider[good.h.ID()] != len(leaves) {
+				t.Fatalf("result %+v", res)
+			}
+			for _, c := range leaves {
+				got, err := local.Get(context.Background(), c)
+				if err != nil || !bytes.Equal(got, d.blocks[c]) {
+					t.Fatalf("block %s: %v", c, err)
+				}
+			}
+		})
 	}
 }
 

@@ -649,7 +649,7 @@ func (ss *shareSvc) fetchHeadFrom(ctx context.Context, providers []peer.ID, cat 
 	start := time.Now()
 	var last time.Time
 	res, err := exchange.Fetch(ctx, s.host.Host(), r, exchange.Request{
-		MiMei: id.String(), Roots: r.Roots(), Links: r.Links,
+		MiMei: id.String(), Roots: r.Roots(), Links: r.Links, Verify: r.Verify,
 		Progress: func(p exchange.Progress) {
 			if now := time.Now(); now.Sub(last) >= 250*time.Millisecond || uint64(p.Done) == h.Blocks+manifestBlocks(h.Blocks) {
 				last = now

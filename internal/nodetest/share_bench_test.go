@@ -63,7 +63,8 @@ func cpuTime() time.Duration {
 }
 
 // profileFetch writes a CPU profile of the timed fetch alone (both nodes)
-// to $PEER_BENCH_SHARE_CPUPROFILE-<mode>, when that is set; run without
+// to $PEER_BENCH_SHARE_CPUPROFILE-<mode>, and of the raw stream to
+// ...-raw-<mode>, when that is set; run without
 // -cpuprofile then, which would profile the setup too.
 func profileFetch(b *testing.B, mode string) (stop func()) {
 	prefix := os.Getenv("PEER_BENCH_SHARE_CPUPROFILE")
@@ -118,11 +119,13 @@ func BenchmarkShareFetch(b *testing.B) {
 				if _, err := a.Client.Share(ctx, m.ID, req); err != nil {
 					b.Fatal(err)
 				}
+				stopProfile := profileFetch(b, "raw-"+mode)
 				cpu0 := cpuTime()
 				raw := rawThroughput(b, a.Host(), bn.Host(), size)
 				rawCPU := cpuTime() - cpu0
+				stopProfile()
 				evs := bn.Events().Subscribe(ctx, 0, func(typ string) bool { return typ == "share.received" })
-				stopProfile := profileFetch(b, mode)
+				stopProfile = profileFetch(b, mode)
 				cpu0 = cpuTime()
 				b.StartTimer()
 				start := time.Now()

@@ -118,6 +118,33 @@ func (k ContentKey) subkeys() (nonceKey [32]byte, aead cipher.AEAD) {
 	return nonceKey, aead
 }
 
+// CheckSize is the length of a sealed block's check: the first bytes of
+// its synthetic nonce. A manifest that lists a sealed block with its check
+// lets a reader holding the key accept the block without hashing the
+// sealed bytes: Open's SIV check ties the nonce to the plaintext's digest,
+// so a block that opens, passes that check and carries the listed check is
+// the block listed (a forgery is a 128-bit second preimage of keyed
+// BLAKE3).
+const CheckSize = 16
+
+// Check returns the check of the block Seal makes under k of a plaintext
+// with this digest.
+func Check(k ContentKey, digest [DigestSize]byte) [CheckSize]byte {
+	var nonceKey [32]byte
+	blake3.DeriveKey(nonceKeyContext, k[:], nonceKey[:])
+	n := syntheticNonce(&nonceKey, &digest)
+	return [CheckSize]byte(n[:CheckSize])
+}
+
+// SealedCheck returns the check a sealed block carries; false when the
+// bytes are too short to be a sealed block or of another format.
+func SealedCheck(sealed []byte) ([CheckSize]byte, bool) {
+	if len(sealed) < Overhead || sealed[0] != BlockFormat {
+		return [CheckSize]byte{}, false
+	}
+	return [CheckSize]byte(sealed[1 : 1+CheckSize]), true
+}
+
 // DigestSize is the length of a plaintext digest: BLAKE3-256, the hash
 // inside our CIDs (cid.Digest).
 const DigestSize = 32

@@ -325,3 +325,37 @@ func TestSealOpenAppend(t *testing.T) {
 		}
 	}
 }
+
+func TestCheck(t *testing.T) {
+	var k ContentKey
+	for i := range k {
+		k[i] = byte(i + 1)
+	}
+	other := k
+	other[0] ^= 1
+	plain := []byte("a block of a shared MiMei")
+	sealed := Seal(k, plain)
+	got, ok := SealedCheck(sealed)
+	if !ok || got != Check(k, Digest(plain)) {
+		t.Fatalf("SealedCheck %x (%v), Check %x", got, ok, Check(k, Digest(plain)))
+	}
+	tests := []struct {
+		name string
+		want bool
+		a, b [CheckSize]byte
+	}{
+		{"other plaintext", false, Check(k, Digest(plain)), Check(k, Digest([]byte("another block")))},
+		{"other key", false, Check(k, Digest(plain)), Check(other, Digest(plain))},
+		{"same", true, Check(k, Digest(plain)), Check(k, Digest(append([]byte(nil), plain...)))},
+	}
+	for _, tc := range tests {
+		if (tc.a == tc.b) != tc.want {
+			t.Errorf("%s: equal = %v", tc.name, tc.a == tc.b)
+		}
+	}
+	for _, bad := range [][]byte{nil, sealed[:Overhead-1], append([]byte{0x01}, sealed[1:]...)} {
+		if _, ok := SealedCheck(bad); ok {
+			t.Errorf("SealedCheck accepted %d bytes starting %x", len(bad), bad[:min(1, len(bad))])
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/peer-node/peer/internal/cid"
+	"github.com/peer-node/peer/internal/sealing"
 )
 
 // Fuzz targets for every decoder of the sharing protocol. Each parses
@@ -143,7 +144,8 @@ func FuzzOffer(f *testing.F) {
 }
 
 func FuzzManifest(f *testing.F) {
-	for _, m := range []*Manifest{testManifest(), {Blocks: []cid.CID{testCID(cid.Raw, "x")}, Codecs: []byte("c")}} {
+	sealed := &Manifest{Blocks: []cid.CID{testCID(cid.Raw, "x"), testCID(cid.Raw, "y")}, Codecs: []byte("rc"), Checks: bytes.Repeat([]byte{7}, 2*sealing.CheckSize)}
+	for _, m := range []*Manifest{testManifest(), {Blocks: []cid.CID{testCID(cid.Raw, "x")}, Codecs: []byte("c")}, sealed} {
 		b, err := EncodeManifest(m)
 		if err != nil {
 			f.Fatal(err)

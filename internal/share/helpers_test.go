@@ -215,6 +215,12 @@ type transferStats struct{ fetched, skipped int }
 // persona, fetched, checked against its CID and put; either way its links
 // are followed. limit > 0 stops after that many puts with errInterrupted.
 func transfer(ctx context.Context, owner *Service, persona, peer string, id mimei.ID, r *Receiver, limit int) (transferStats, error) {
+	return transferWith(ctx, owner, persona, peer, id, r, limit, nil)
+}
+
+// transferWith is transfer with a provider that sends tamper's result
+// instead of each block it serves (tamper may return the block as it is).
+func transferWith(ctx context.Context, owner *Service, persona, peer string, id mimei.ID, r *Receiver, limit int, tamper func(cid.CID, []byte) []byte) (transferStats, error) {
 	var st transferStats
 	queue := r.Roots()
 	seen := map[cid.CID]bool{}
@@ -245,7 +251,10 @@ func transfer(ctx context.Context, owner *Service, persona, peer string, id mime
 			if data, err = owner.Get(ctx, c); err != nil {
 				return st, fmt.Errorf("get %s: %w", c, err)
 			}
-			if err := cid.Verify(c, data); err != nil {
+			if tamper != nil {
+				data = tamper(c, bytes.Clone(data))
+			}
+			if err := r.Verify(c, data); err != nil {
 				return st, err
 			}
 			if err := r.Put(ctx, c, data); err != nil {

@@ -105,6 +105,7 @@ func (s *Service) Publish(ctx context.Context, id mimei.ID, ref string, encKey E
 	defer b.Discard()
 	h := Head{MiMei: id, Number: v.Number, Time: v.Time}
 	var listed []cid.CID
+	var checks []byte // sealed: one check per block (see Manifest.Checks)
 	codecs := make([]byte, 0, len(plains))
 	if m.Rights.Public {
 		for _, c := range plains {
@@ -135,11 +136,18 @@ func (s *Service) Publish(ctx context.Context, id mimei.ID, ref string, encKey E
 		}
 		h.Epoch = epoch
 		listed = make([]cid.CID, 0, len(plains))
+		checks = make([]byte, 0, len(plains)*sealing.CheckSize)
 		for _, c := range plains {
 			sc, size, err := s.sealOne(ctx, b, id, epoch, k, c)
 			if err != nil {
 				return Head{}, err
 			}
+			digest, err := cid.Digest(c)
+			if err != nil {
+				return Head{}, err
+			}
+			check := sealing.Check(k, [sealing.DigestSize]byte(digest))
+			checks = append(checks, check[:]...)
 			listed = append(listed, sc)
 			codecs = append(codecs, codecByte(c))
 			h.Bytes += uint64(size)
@@ -147,7 +155,7 @@ func (s *Service) Publish(ctx context.Context, id mimei.ID, ref string, encKey E
 	}
 	h.Record = listed[0]
 	h.Blocks = uint64(len(listed))
-	if h.Manifest, err = s.putManifest(ctx, b, id, listed, codecs); err != nil {
+	if h.Manifest, err = s.putManifest(ctx, b, id, listed, codecs, checks); err != nil {
 		return Head{}, err
 	}
 	enc, err := EncodeHead(&h)
@@ -200,11 +208,14 @@ func (s *Service) sealOne(ctx context.Context, b kv.Writer, id mimei.ID, epoch u
 
 // putManifest stores the chain of manifest blocks listing cs (last block
 // first, so each can name the next) and returns the first one's CID.
-func (s *Service) putManifest(ctx context.Context, b kv.Writer, id mimei.ID, cs []cid.CID, codecs []byte) (cid.CID, error) {
+func (s *Service) putManifest(ctx context.Context, b kv.Writer, id mimei.ID, cs []cid.CID, codecs, checks []byte) (cid.CID, error) {
 	next := cid.Undef
 	for start := (len(cs) - 1) / MaxManifestEntries * MaxManifestEntries; start >= 0; start -= MaxManifestEntries {
 		end := min(start+MaxManifestEntries, len(cs))
 		m := &Manifest{Next: next, Blocks: cs[start:end], Codecs: codecs[start:end]}
+		if len(checks) > 0 {
+			m.Checks = checks[start*sealing.CheckSize : end*sealing.CheckSize]
+		}
 		enc, err := EncodeManifest(m)
 		if err != nil {
 			return cid.Undef, err

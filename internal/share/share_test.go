@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/peer-node/peer/internal/cid"
@@ -696,5 +697,76 @@ func TestUntrustedCatalogRights(t *testing.T) {
 		t.Skipf("BUG: rights from an untrusted catalog replaced the replica's: before %+v, after %+v "+
 			"(Receiver.Finish passes the catalog's rights to ImportVersion, which calls SetRights unconditionally)",
 			before.Rights, after.Rights)
+	}
+}
+
+// A reader with the key accepts a sealed block on the check the manifest
+// lists and by opening it, without hashing it: a block with another check,
+// or with the listed check and anything else changed, is refused with
+// cid.ErrIntegrity (so the exchange drops the provider) and not stored.
+func TestSealedBlocksVerifiedByCheck(t *testing.T) {
+	ctx := context.Background()
+	s := newShared(t)
+	cat, err := s.alice.svc.Catalog(ctx, s.id, s.bob.persona)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _ := headOf(cat, 0)
+	kr, err := s.alice.svc.KeyRecordFor(s.id, head.Epoch, s.bob.persona)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var other []byte // a genuine sealed block of the version, not the one asked for
+	tests := []struct {
+		name   string
+		tamper func(data []byte) []byte
+		where  string // what refuses it
+	}{
+		{"ciphertext changed, check kept", func(d []byte) []byte { d[len(d)/2] ^= 1; return d }, "put"},
+		{"tag changed", func(d []byte) []byte { d[len(d)-1] ^= 1; return d }, "put"},
+		{"nonce changed after the check", func(d []byte) []byte { d[1+sealing.CheckSize] ^= 1; return d }, "put"},
+		{"check changed", func(d []byte) []byte { d[1] ^= 1; return d }, "verify"},
+		{"another block of the version", func([]byte) []byte { return bytes.Clone(other) }, "verify"},
+		{"truncated", func(d []byte) []byte { return d[:sealing.Overhead-1] }, "verify"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := s.bob.svc.Receive(cat, head, kr, false, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hit cid.CID
+			_, err = transferWith(ctx, s.alice.svc, s.bob.persona, s.bob.peer, s.id, r, 0, func(c cid.CID, d []byte) []byte {
+				if _, sealed := r.sealedMode(c); !sealed {
+					return d
+				}
+				if other == nil {
+					other = bytes.Clone(d)
+					return d
+				}
+				if hit.Defined() {
+					return d
+				}
+				hit = c
+				return tc.tamper(d)
+			})
+			if !errors.Is(err, cid.ErrIntegrity) {
+				t.Fatalf("got %v, want cid.ErrIntegrity", err)
+			}
+			if err := r.Flush(ctx); err != nil { // as the node does after a broken fetch
+				t.Fatal(err)
+			}
+			if put := strings.HasPrefix(err.Error(), "put "); put != (tc.where == "put") {
+				t.Fatalf("refused by the wrong step (want %s): %v", tc.where, err)
+			}
+			if has, err := r.Has(ctx, hit); err != nil || has {
+				t.Fatalf("tampered block %s stored: %v %v", hit, has, err)
+			}
+		})
+	}
+	// Untouched, the same path takes the whole version.
+	got, _ := fetch(t, s.alice, s.bob, s.bob.persona, s.id, 0, false)
+	if got.Version.Number != 0 {
+		t.Fatalf("received %+v", got)
 	}
 }

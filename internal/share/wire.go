@@ -22,14 +22,19 @@ import (
 
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/codec"
+	"github.com/peer-node/peer/internal/sealing"
 )
 
 // ProtocolID is the protocol ID of the sharing protocol. The version is in
 // the ID: an incompatible change gets a new ID.
 const ProtocolID = "/peer/share/1.0.0"
 
-// Format is the version of the Catalog and Manifest formats.
+// Format is the version of the Catalog and OwnList formats.
 const Format = 1
+
+// ManifestFormat is the version of the Manifest format. Format 1 had no
+// Checks.
+const ManifestFormat = 2
 
 // Wire limits. Readers check them before allocating or decoding.
 const (
@@ -260,7 +265,7 @@ const (
 // needs. It is stored as a dag-cbor block; its CID is
 // cid.Sum(cid.DagCBOR, EncodeManifest(m)).
 //
-// Wire form: [Format, Next, Blocks, Codecs].
+// Wire form: [ManifestFormat, Next, Blocks, Codecs, Checks].
 type Manifest struct {
 	// Next is the next block of the chain; Undef in the last one.
 	Next cid.CID
@@ -269,6 +274,19 @@ type Manifest struct {
 	// Codecs has one byte per block: CodecRaw or CodecDagCBOR, the codec of
 	// the block's plaintext (for a sealed block the CID itself is raw).
 	Codecs []byte
+	// Checks, for a sealed version, has sealing.CheckSize bytes per block:
+	// the check each sealed block carries, so that a reader with the key
+	// verifies a block by opening it instead of hashing it too. Empty for
+	// a version in the clear.
+	Checks []byte
+}
+
+// Check returns the check listed for block i, if any.
+func (m *Manifest) Check(i int) ([sealing.CheckSize]byte, bool) {
+	if len(m.Checks) == 0 {
+		return [sealing.CheckSize]byte{}, false
+	}
+	return [sealing.CheckSize]byte(m.Checks[i*sealing.CheckSize:]), true
 }
 
 // Links returns the CIDs m refers to: Blocks, then Next if defined.
@@ -349,6 +367,7 @@ type manifestWire struct {
 	Next   []byte
 	Blocks [][]byte
 	Codecs []byte
+	Checks []byte
 }
 
 // Checks shared by encoders and parsers.
@@ -417,13 +436,15 @@ func unmarshal(what string, b []byte, max int, v any) error {
 
 // checkFormat reads the leading Format field of an encoded record before
 // its shape, so a newer format is reported as ErrUnknownFormat.
-func checkFormat(what string, b []byte) error {
+func checkFormat(what string, b []byte) error { return checkFormatIs(what, b, Format) }
+
+func checkFormatIs(what string, b []byte, want uint16) error {
 	v, err := codec.RecordVersion(b)
 	if err != nil {
 		return malformed("%s: %w", what, err)
 	}
-	if v != Format {
-		return fmt.Errorf("%w: %s format %d, want %d", ErrUnknownFormat, what, v, Format)
+	if v != want {
+		return fmt.Errorf("%w: %s format %d, want %d", ErrUnknownFormat, what, v, want)
 	}
 	return nil
 }
@@ -783,12 +804,14 @@ func ParseOffer(b []byte) (*Offer, error) {
 
 // Manifest.
 
-func checkManifestShape(nBlocks int, codecs []byte) error {
+func checkManifestShape(nBlocks int, codecs, checks []byte) error {
 	switch {
 	case nBlocks == 0 || nBlocks > MaxManifestEntries:
 		return malformed("manifest of %d blocks, want 1 to %d", nBlocks, MaxManifestEntries)
 	case len(codecs) != nBlocks:
 		return malformed("manifest of %d blocks has %d codec bytes", nBlocks, len(codecs))
+	case len(checks) != 0 && len(checks) != nBlocks*sealing.CheckSize:
+		return malformed("manifest of %d blocks has %d check bytes, want none or %d", nBlocks, len(checks), nBlocks*sealing.CheckSize)
 	}
 	for i, c := range codecs {
 		if c != CodecRaw && c != CodecDagCBOR {
@@ -800,10 +823,10 @@ func checkManifestShape(nBlocks int, codecs []byte) error {
 
 // EncodeManifest encodes m and checks the limits a reader applies.
 func EncodeManifest(m *Manifest) ([]byte, error) {
-	if err := checkManifestShape(len(m.Blocks), m.Codecs); err != nil {
+	if err := checkManifestShape(len(m.Blocks), m.Codecs, m.Checks); err != nil {
 		return nil, err
 	}
-	w := manifestWire{Format: Format, Blocks: make([][]byte, len(m.Blocks)), Codecs: m.Codecs}
+	w := manifestWire{Format: ManifestFormat, Blocks: make([][]byte, len(m.Blocks)), Codecs: m.Codecs, Checks: m.Checks}
 	if m.Next.Defined() {
 		if err := checkCID("manifest next", m.Next); err != nil {
 			return nil, err
@@ -819,23 +842,26 @@ func EncodeManifest(m *Manifest) ([]byte, error) {
 	return marshal("manifest", &w, codec.MaxRecordSize)
 }
 
-// ParseManifest decodes one manifest block strictly. A Format other than 1
-// gives ErrUnknownFormat.
+// ParseManifest decodes one manifest block strictly. A Format other than
+// ManifestFormat gives ErrUnknownFormat.
 func ParseManifest(b []byte) (*Manifest, error) {
 	if len(b) > codec.MaxRecordSize {
 		return nil, malformed("manifest of %d bytes, limit %d", len(b), codec.MaxRecordSize)
 	}
-	if err := checkFormat("manifest", b); err != nil {
+	if err := checkFormatIs("manifest", b, ManifestFormat); err != nil {
 		return nil, err
 	}
 	var w manifestWire
 	if err := unmarshal("manifest", b, codec.MaxRecordSize, &w); err != nil {
 		return nil, err
 	}
-	if err := checkManifestShape(len(w.Blocks), w.Codecs); err != nil {
+	if err := checkManifestShape(len(w.Blocks), w.Codecs, w.Checks); err != nil {
 		return nil, err
 	}
 	m := &Manifest{Blocks: make([]cid.CID, len(w.Blocks)), Codecs: w.Codecs}
+	if len(w.Checks) > 0 {
+		m.Checks = w.Checks
+	}
 	if len(w.Next) > 0 {
 		next, err := castCID("manifest next", w.Next)
 		if err != nil {

@@ -3,6 +3,7 @@ package share
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/codec"
+	"github.com/peer-node/peer/internal/sealing"
 )
 
 func testCID(codecID uint64, s string) cid.CID { return cid.Sum(codecID, []byte(s)) }
@@ -666,10 +668,11 @@ type manifestRaw struct {
 	Next   []byte
 	Blocks [][]byte
 	Codecs []byte
+	Checks []byte
 }
 
 func rawManifest(m *Manifest) manifestRaw {
-	r := manifestRaw{Format: 1, Next: m.Next.Bytes(), Codecs: m.Codecs}
+	r := manifestRaw{Format: ManifestFormat, Next: m.Next.Bytes(), Codecs: m.Codecs, Checks: m.Checks}
 	for _, c := range m.Blocks {
 		r.Blocks = append(r.Blocks, c.Bytes())
 	}
@@ -705,7 +708,11 @@ func TestParseManifestRejects(t *testing.T) {
 		{"bad block CID", mod(func(r *manifestRaw) { r.Blocks[1] = []byte{1, 0x55} })},
 		{"foreign block CID", mod(func(r *manifestRaw) { r.Blocks[0] = foreignCID })},
 		{"bad next", mod(func(r *manifestRaw) { r.Next = []byte{0} })},
-		{"codecs as text", mustMarshal(t, []any{1, []byte{}, [][]byte{m.Blocks[0].Bytes()}, "r"})},
+		{"codecs as text", mustMarshal(t, []any{ManifestFormat, []byte{}, [][]byte{m.Blocks[0].Bytes()}, "r", []byte{}})},
+		{"format 1's four fields", mustMarshal(t, []any{ManifestFormat, []byte{}, [][]byte{m.Blocks[0].Bytes()}, []byte("r")})},
+		{"checks too short", mod(func(r *manifestRaw) { r.Checks = make([]byte, 3*sealing.CheckSize-1) })},
+		{"checks too long", mod(func(r *manifestRaw) { r.Checks = make([]byte, 3*sealing.CheckSize+1) })},
+		{"checks for one block of three", mod(func(r *manifestRaw) { r.Checks = make([]byte, sealing.CheckSize) })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := ParseManifest(tc.b); !errors.Is(err, ErrMalformed) {
@@ -713,15 +720,16 @@ func TestParseManifestRejects(t *testing.T) {
 			}
 		})
 	}
-	b := mod(func(r *manifestRaw) { r.Format = 2 })
+	b := mod(func(r *manifestRaw) { r.Format = 1 })
 	if _, err := ParseManifest(b); !errors.Is(err, ErrUnknownFormat) {
-		t.Fatalf("format 2: got %v, want ErrUnknownFormat", err)
+		t.Fatalf("format 1: got %v, want ErrUnknownFormat", err)
 	}
 	for name, bad := range map[string]*Manifest{
 		"no blocks":       {},
 		"codecs mismatch": {Blocks: m.Blocks, Codecs: []byte("rc")},
 		"bad codec byte":  {Blocks: m.Blocks[:1], Codecs: []byte("R")},
 		"undefined block": {Blocks: []cid.CID{cid.Undef}, Codecs: []byte("r")},
+		"checks mismatch": {Blocks: m.Blocks[:1], Codecs: []byte("r"), Checks: make([]byte, 2*sealing.CheckSize)},
 	} {
 		if _, err := EncodeManifest(bad); !errors.Is(err, ErrMalformed) {
 			t.Errorf("EncodeManifest %s: got %v, want ErrMalformed", name, err)
@@ -770,7 +778,7 @@ func TestNonCanonicalRejected(t *testing.T) {
 		{"head", nonCanonicalTail(head, 0), func(b []byte) error { _, err := ParseHead(b); return err }},
 		{"catalog", nonCanonicalTail(cat, 0), func(b []byte) error { _, err := ParseCatalog(b); return err }},
 		{"offer", nonCanonicalTail(off, 2), func(b []byte) error { _, err := ParseOffer(b); return err }},
-		{"manifest", nonCanonicalTail(man, 3), func(b []byte) error { _, err := ParseManifest(b); return err }},
+		{"manifest", nonCanonicalTail(man, 0), func(b []byte) error { _, err := ParseManifest(b); return err }},
 	} {
 		err := tc.parse(tc.b)
 		if !errors.Is(err, ErrMalformed) || !errors.Is(err, codec.ErrNonCanonical) {
@@ -798,4 +806,34 @@ func TestOwnListLimits(t *testing.T) {
 	if _, err := ParseOwnList([]byte{0x83, 0x02, 0x80, 0xf4}); !errors.Is(err, ErrUnknownFormat) {
 		t.Fatalf("format 2: %v", err)
 	}
+}
+
+// A sealed manifest of the most entries, each with its check, fits in a
+// record; its checks come back in order.
+func TestSealedManifestChecks(t *testing.T) {
+	m := &Manifest{Next: testCID(cid.DagCBOR, "next")}
+	for i := range MaxManifestEntries {
+		m.Blocks = append(m.Blocks, testCID(cid.Raw, fmt.Sprint("sealed ", i)))
+		m.Codecs = append(m.Codecs, CodecRaw)
+		check := bytes.Repeat([]byte{byte(i)}, sealing.CheckSize)
+		m.Checks = append(m.Checks, check...)
+	}
+	b, err := EncodeManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1, MaxManifestEntries - 1} {
+		c, ok := got.Check(i)
+		if !ok || c != [sealing.CheckSize]byte(bytes.Repeat([]byte{byte(i)}, sealing.CheckSize)) {
+			t.Fatalf("check %d: %x %v", i, c, ok)
+		}
+	}
+	if _, ok := testManifest().Check(0); ok {
+		t.Fatal("a manifest without checks gave one")
+	}
+	t.Logf("%d entries with checks: %d bytes of %d", MaxManifestEntries, len(b), codec.MaxRecordSize)
 }
