@@ -150,3 +150,20 @@ export function canWrite(session) {
 export function readOnlyNote() {
   return h('p', { class: 'muted readonly-note', text: 'This browser has read-only access.' });
 }
+
+// qrImage shows a QR code the node drew as an image: an <img> never runs
+// what an SVG might carry.
+export function qrImage(svg, alt, attrs = {}) {
+  return h('img', { class: 'qr', alt, src: 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg), ...attrs });
+}
+
+// count says "1 file", "3 files".
+export const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+// settle turns a failed promise into its error, so one missing part does
+// not blank a page.
+export const settle = (p) => p.then((v) => ({ v }), (e) => ({ e }));
+
+// decodeSegment decodes one segment of the location hash, keeping it as it
+// is when it is not valid percent-encoding.
+export const decodeSegment = (s) => { try { return decodeURIComponent(s); } catch { return s; } };

@@ -4,7 +4,7 @@
 
 import { api, del, get, post } from '../api.js';
 import * as events from '../events.js';
-import { busy, canWrite, copyButton, errorBox, field, fill, flash, h, readOnlyNote, section, short, showError, when } from '../ui.js';
+import { busy, canWrite, copyButton, errorBox, field, fill, flash, h, qrImage, readOnlyNote, section, short, showError, when } from '../ui.js';
 
 const esc = encodeURIComponent;
 
@@ -26,7 +26,7 @@ export function render(main, { session }) {
         h('p', {}, 'Give this code to one person: they paste it under "Accept an invite" on their node. It works once, until ', when(inv.expires), '.'),
         h('div', { class: 'idline' }, h('code', { class: 'invite-link', id: 'invite-link', text: inv.link }), copyButton(inv.link, 'invite code')),
         // An <img> never runs scripts: the SVG from the node is never part of the page's DOM.
-        inv.qr_svg ? h('img', { class: 'qr', id: 'invite-qr', alt: 'QR code of the invite', src: 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(inv.qr_svg) }) : null);
+        inv.qr_svg ? qrImage(inv.qr_svg, 'QR code of the invite', { id: 'invite-qr' }) : null);
       loadPending();
     } catch (ex) { showError(inviteErr, ex); }
   }));

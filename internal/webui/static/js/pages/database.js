@@ -6,7 +6,7 @@
 
 import { get, post } from '../api.js';
 import * as events from '../events.js';
-import { busy, canWrite, copyButton, errorBox, field, fill, h, readOnlyNote, section, short, showError, when } from '../ui.js';
+import { busy, canWrite, copyButton, count, decodeSegment, errorBox, field, fill, h, readOnlyNote, section, short, showError, when } from '../ui.js';
 
 const PAGE = 50; // keys examined per SCAN
 const MAX_ITEMS = 100; // elements shown of a hash, list, set or sorted set
@@ -15,12 +15,10 @@ const PARALLEL = 6; // key reads in flight at once
 
 const TYPES = [['string', 'Strings'], ['hash', 'Hashes'], ['list', 'Lists'], ['set', 'Sets'], ['zset', 'Sorted sets']];
 
-const dec = (s) => { try { return decodeURIComponent(s); } catch { return s; } };
-const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function render(main, { match, session }) {
   if (!match[1]) return list(main);
-  return database(main, dec(match[1]), canWrite(session));
+  return database(main, decodeSegment(match[1]), canWrite(session));
 }
 
 // list shows every MiMei, each a link to its database.

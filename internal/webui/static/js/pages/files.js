@@ -6,15 +6,12 @@
 
 import { ApiError, del, fetchBlob, fileURL, get, post, upload } from '../api.js';
 import * as events from '../events.js';
-import { busy, bytes, canWrite, copyButton, errorBox, field, fill, flash, h, readOnlyNote, section, short, showError, when } from '../ui.js';
+import { busy, bytes, canWrite, copyButton, count, decodeSegment, errorBox, field, fill, flash, h, readOnlyNote, section, short, showError, when } from '../ui.js';
 
-// count says "1 file", "3 files".
-const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 const PREVIEW_TEXT_MAX = 256 << 10;
 const PREVIEW_IMAGE_MAX = 20 << 20;
 
-const dec = (s) => { try { return decodeURIComponent(s); } catch { return s; } };
 const enc = (p) => p.split('/').filter(Boolean).map(encodeURIComponent).join('/');
 const link = (mid, p) => `#/files/${encodeURIComponent(mid)}${p ? '/' + enc(p) : ''}`;
 const join = (dir, name) => (dir ? `${dir}/${name}` : name);
@@ -22,8 +19,8 @@ const join = (dir, name) => (dir ? `${dir}/${name}` : name);
 export function render(main, { match, session }) {
   const writable = canWrite(session);
   if (!match[1]) return list(main, writable);
-  const mid = dec(match[1]);
-  const dir = (match[2] || '').split('/').filter(Boolean).map(dec).join('/');
+  const mid = decodeSegment(match[1]);
+  const dir = (match[2] || '').split('/').filter(Boolean).map(decodeSegment).join('/');
   // Someone else's MiMei received here (shared with us) has versions and
   // no working files: show its newest version, to read. Find out first.
   fill(main, h('h1', { text: 'MiMei' }), h('p', { class: 'muted', text: 'Loading…' }));

@@ -3,7 +3,7 @@
 
 import { get } from '../api.js';
 import * as events from '../events.js';
-import { bytes, copyButton, duration, fill, h, section } from '../ui.js';
+import { bytes, copyButton, duration, fill, h, qrImage, section, settle } from '../ui.js';
 
 function idRow(label, id, what) {
   return h('div', { class: 'idrow' },
@@ -11,19 +11,9 @@ function idRow(label, id, what) {
     h('dd', {}, h('code', { class: 'id', text: id || '—' }), id ? copyButton(id, what) : null));
 }
 
-// qrImage shows an SVG QR code from the node as an image: an <img> never
-// runs scripts, so the SVG is never part of the page's DOM.
-function qrImage(svg, alt) {
-  return h('img', { class: 'qr', alt, src: 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg) });
-}
-
 function dl(rows) {
   return h('dl', { class: 'facts' }, rows.map(([k, v]) => h('div', {}, h('dt', { text: k }), h('dd', {}, v))));
 }
-
-// settle turns a failed promise into its error, so one missing part (the
-// network off, no store) does not blank the page.
-const settle = (p) => p.then((v) => ({ v }), (e) => ({ e }));
 
 export function render(main) {
   const idBox = h('div', { 'aria-busy': 'true' }, h('p', { class: 'muted', text: 'Loading…' }));

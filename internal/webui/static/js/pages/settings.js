@@ -3,13 +3,7 @@
 // browser may only log itself out.
 
 import { del, get, post } from '../api.js';
-import { busy, canWrite, errorBox, fill, flash, h, readOnlyNote, section, showError, when } from '../ui.js';
-
-// qrImage shows the node's QR code as an image: an <img> never runs
-// scripts, so the SVG from the network is never part of the page's DOM.
-function qrImage(svg) {
-  return h('img', { class: 'qr', alt: 'QR code of the pairing link', src: 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg) });
-}
+import { busy, canWrite, errorBox, fill, flash, h, qrImage, readOnlyNote, section, showError, when } from '../ui.js';
 
 export function render(main, { session, logout }) {
   const me = session.whoami || {};
@@ -26,7 +20,7 @@ export function render(main, { session, logout }) {
       fill(pairBox,
         h('p', {}, 'On the other device, open this node\'s page and type the code, or scan the QR code. It works once, until ', when(p.expires), '.'),
         h('p', { class: 'code', id: 'pair-code', text: p.code }),
-        p.qr_svg ? qrImage(p.qr_svg) : null,
+        p.qr_svg ? qrImage(p.qr_svg, 'QR code of the pairing link') : null,
         p.url ? h('p', {}, h('a', { href: p.url, id: 'pair-url', rel: 'noreferrer', text: p.url })) : null);
     } catch (ex) { showError(pairErr, ex); }
   }));

@@ -4,11 +4,9 @@
 
 import { del, fileURL, get, post } from '../api.js';
 import * as events from '../events.js';
-import { busy, canWrite, bytes, errorBox, fill, flash, h, readOnlyNote, section, short, showError, uid, when } from '../ui.js';
+import { busy, bytes, canWrite, count, errorBox, fill, flash, h, readOnlyNote, section, settle, short, showError, uid, when } from '../ui.js';
 
 const esc = encodeURIComponent;
-const settle = (p) => p.then((v) => ({ v }), (e) => ({ e }));
-const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const filesLink = (mid) => `#/files/${esc(mid)}`;
 const enc = (p) => p.split('/').filter(Boolean).map(esc).join('/');
 
