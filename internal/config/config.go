@@ -91,9 +91,10 @@ type Network struct {
 
 // Share configures sharing and sync of MiMei (see docs/sharing.md).
 type Share struct {
-	CheckMinutes int `toml:"check_minutes"`
-	CacheMB      int `toml:"cache_mb"`
-	RateMB       int `toml:"rate_mb"`
+	CheckMinutes int    `toml:"check_minutes"`
+	CacheMB      int    `toml:"cache_mb"`
+	RateMB       int    `toml:"rate_mb"`
+	Cipher       string `toml:"cipher"`
 }
 
 // origin says where an explicitly set value came from.

@@ -44,6 +44,7 @@ func TestDefaults(t *testing.T) {
 		{"share.check_minutes", d.Share.CheckMinutes, 10},
 		{"share.cache_mb", d.Share.CacheMB, 1024},
 		{"share.rate_mb", d.Share.RateMB, 0},
+		{"share.cipher", d.Share.Cipher, "auto"},
 	}
 	if len(tests) != len(Keys()) {
 		t.Errorf("test covers %d keys, Keys() has %d", len(tests), len(Keys()))

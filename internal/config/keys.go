@@ -131,6 +131,10 @@ var keys = []key{
 		0,
 		"Bandwidth limit of blocks served to one peer, in MiB/s (0 = unlimited, up to 100000).",
 		inRange(0, 100000)),
+	newKey("share.cipher", func(c *Config) *string { return &c.Share.Cipher },
+		"auto",
+		`Cipher that seals the blocks of new key epochs of shared MiMei: "auto" (AES-256-GCM when this CPU has AES instructions, else XChaCha20-Poly1305), "aes-256-gcm" or "xchacha20-poly1305". An epoch keeps its cipher; pick "xchacha20-poly1305" if readers run on boards without AES instructions (Raspberry Pi 4).`,
+		oneOf("auto", "aes-256-gcm", "xchacha20-poly1305")),
 }
 
 // checkAddrList checks a comma-separated list of multiaddrs in text form

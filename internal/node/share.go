@@ -16,6 +16,7 @@ import (
 	"github.com/peer-node/peer/internal/exchange"
 	"github.com/peer-node/peer/internal/identity"
 	"github.com/peer-node/peer/internal/mimei"
+	"github.com/peer-node/peer/internal/sealing"
 	"github.com/peer-node/peer/internal/share"
 )
 
@@ -45,9 +46,14 @@ type shareSvc struct {
 // openShare builds the sharing service over the MiMei store.
 func (n *Node) openShare() error {
 	persona := n.keys.DefaultPersona().ID
+	suite, err := sealing.ParseSuite(n.cfg.Share.Cipher)
+	if err != nil {
+		return err
+	}
 	svc, err := share.New(share.Config{
 		KV: n.store, Store: n.mimei, Persona: persona,
 		PersonaKey: n.keys.PersonaKey,
+		Suite:      suite,
 		CacheQuota: int64(n.cfg.Share.CacheMB) << 20,
 		Logger:     n.log.With("part", "share"),
 		Event: func(kind string, data any) {

@@ -26,8 +26,21 @@ const (
 	blockSeedDir  = "testdata/fuzz/FuzzOpen"
 )
 
-// fuzzKey is the content key FuzzOpen opens with.
+// fuzzKey is the content key FuzzOpen opens with, in every suite.
 var fuzzKey = testKey(0x42)
+
+// fuzzOpen opens a sealed block with fuzzKey in the suite its first byte
+// names (XChaCha20-Poly1305 for a byte that names none, so the error
+// paths are reached too), and returns that key.
+func fuzzOpen(t testing.TB, data []byte) ([]byte, *BlockKey, error) {
+	s := SuiteXChaCha20Poly1305
+	if len(data) > 0 && Suite(data[0]).Known() {
+		s = Suite(data[0])
+	}
+	k := blockKey(t, fuzzKey, s)
+	pt, err := k.Open(data)
+	return pt, k, err
+}
 
 // fuzzSigner signs the key record seeds.
 var fuzzSigner = keyFromSeed(9)
@@ -61,7 +74,7 @@ func FuzzParseKeyRecord(f *testing.F) {
 
 func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pt, err := Open(fuzzKey, data)
+		pt, k, err := fuzzOpen(t, data)
 		if err != nil {
 			if !typed(err) {
 				t.Fatalf("untyped error: %v", err)
@@ -69,7 +82,7 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		// Anything that opens is exactly what Seal makes of its plaintext.
-		if again := Seal(fuzzKey, pt); !bytes.Equal(again, data) {
+		if again := k.Seal(pt); !bytes.Equal(again, data) {
 			t.Fatalf("opened block is not Seal's output")
 		}
 	})
@@ -89,18 +102,23 @@ func recordSeeds(t *testing.T) map[string][]byte {
 		"untrusted":         mustMarshal(t, other),
 		"junk-empty":        {},
 		"junk-array":        {0x80},
-		"junk-version-2":    {0x82, 0x02, 0x60},
+		"junk-version-3":    {0x82, 0x03, 0x60},
 	}
 }
 
-func blockSeeds() map[string][]byte {
+func blockSeeds(t testing.TB) map[string][]byte {
+	x, a := blockKey(t, fuzzKey, SuiteXChaCha20Poly1305), blockKey(t, fuzzKey, SuiteAES256GCM)
 	return map[string][]byte{
-		"valid-empty":  Seal(fuzzKey, nil),
-		"valid-short":  Seal(fuzzKey, []byte("hello, sealed world")),
-		"valid-4k":     Seal(fuzzKey, pattern(4<<10, 5)),
-		"other-key":    Seal(testKey(0x43), []byte("hello, sealed world")),
-		"junk-empty":   {},
-		"junk-format2": append([]byte{2}, make([]byte, Overhead)...),
+		"valid-empty":     x.Seal(nil),
+		"valid-short":     x.Seal([]byte("hello, sealed world")),
+		"valid-4k":        x.Seal(pattern(4<<10, 5)),
+		"valid-aes-empty": a.Seal(nil),
+		"valid-aes-short": a.Seal([]byte("hello, sealed world")),
+		"other-key":       blockKey(t, testKey(0x43), SuiteXChaCha20Poly1305).Seal([]byte("hello, sealed world")),
+		"aes-other-key":   blockKey(t, testKey(0x43), SuiteAES256GCM).Seal([]byte("hello, sealed world")),
+		"junk-empty":      {},
+		"junk-format2":    append([]byte{2}, make([]byte, Overhead)...),
+		"junk-format3":    append([]byte{3}, make([]byte, Overhead)...),
 	}
 }
 
@@ -141,7 +159,7 @@ func writeSeedDir(t *testing.T, dir string, seeds map[string][]byte) {
 func TestFuzzSeedsAreValid(t *testing.T) {
 	if *writeSeeds {
 		writeSeedDir(t, recordSeedDir, recordSeeds(t))
-		writeSeedDir(t, blockSeedDir, blockSeeds())
+		writeSeedDir(t, blockSeedDir, blockSeeds(t))
 	}
 	valid, _ := filepath.Glob(recordSeedDir + "/valid-*")
 	if len(valid) < 2 {
@@ -164,11 +182,11 @@ func TestFuzzSeedsAreValid(t *testing.T) {
 	if len(valid) < 2 {
 		t.Fatalf("want at least 2 valid block seeds, found %d", len(valid))
 	}
-	for name, b := range blockSeeds() {
+	for name, b := range blockSeeds(t) {
 		if got := readSeed(t, filepath.Join(blockSeedDir, name)); !bytes.Equal(got, b) {
 			t.Errorf("%s: stale seed; regenerate with -write-seeds", name)
 		}
-		if _, err := Open(fuzzKey, b); (err == nil) != strings.HasPrefix(name, "valid-") {
+		if _, _, err := fuzzOpen(t, b); (err == nil) != strings.HasPrefix(name, "valid-") {
 			t.Errorf("%s: Open err = %v", name, err)
 		}
 	}

@@ -50,11 +50,11 @@ func readerMap(ps ...persona) map[string]hpke.PublicKey {
 	return m
 }
 
-// signedRecord rotates to a new key for readers after prevEpoch, issued at
-// t0, signed by signer.
-func signedRecord(t testing.TB, signer ed25519.PrivateKey, prevEpoch uint32, readers ...persona) (ContentKey, *KeyRecord) {
+// signedRecord rotates to a new key for readers after prevEpoch, sealing
+// with AES-256-GCM, issued at t0, signed by signer.
+func signedRecord(t testing.TB, signer ed25519.PrivateKey, prevEpoch uint32, readers ...persona) (*BlockKey, *KeyRecord) {
 	t.Helper()
-	k, r, err := Rotate(readerMap(readers...), testMiMei, prevEpoch)
+	k, r, err := Rotate(readerMap(readers...), testMiMei, prevEpoch, SuiteAES256GCM)
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
@@ -105,7 +105,7 @@ func encodeUnchecked(t testing.TB, r *KeyRecord) []byte {
 	t.Helper()
 	b := r.body()
 	enc, err := codec.Marshal(recordWire{
-		Version: b.Version, MiMei: b.MiMei, Epoch: b.Epoch, Issued: b.Issued,
+		Version: b.Version, MiMei: b.MiMei, Epoch: b.Epoch, Suite: b.Suite, Issued: b.Issued,
 		Readers: b.Readers, Signer: b.Signer, Sig: r.Sig,
 	})
 	if err != nil {

@@ -17,7 +17,8 @@ import (
 )
 
 // RecordVersion is the key record format this code writes and reads.
-const RecordVersion = 1
+// Version 2 added the sealing suite; version 1 records are refused.
+const RecordVersion = 2
 
 // Domain is the signature domain of key records (see codec.SignedMessage).
 const Domain = "peer/sealing-key-record"
@@ -54,15 +55,16 @@ type ReaderKey struct {
 // owner trusts (the owner persona or a writer). Epochs start at 1; each
 // rotation makes a new key and the next epoch.
 //
-// Wire form: the CBOR array [Version, MiMei, Epoch, Issued, Readers,
-// Signer, Sig], Issued in Unix milliseconds, each reader the array
-// [Persona, Wrapped], readers in strictly ascending order of Persona.
-// Sig is Signer's signature, in domain Domain, over the array of the first
-// six fields.
+// Wire form: the CBOR array [Version, MiMei, Epoch, Suite, Issued,
+// Readers, Signer, Sig], Issued in Unix milliseconds, each reader the
+// array [Persona, Wrapped], readers in strictly ascending order of
+// Persona. Sig is Signer's signature, in domain Domain, over the array of
+// the first seven fields.
 type KeyRecord struct {
 	Version uint16
 	MiMei   string    // the MiMei ID in text form
 	Epoch   uint32    // 1 or more
+	Suite   Suite     // how the epoch's blocks are sealed
 	Issued  time.Time // kept to the millisecond
 	Readers []ReaderKey
 	Signer  []byte // Ed25519 public key
@@ -80,6 +82,7 @@ type recordBody struct {
 	Version uint16
 	MiMei   string
 	Epoch   uint32
+	Suite   byte
 	Issued  int64
 	Readers []readerWire
 	Signer  []byte
@@ -90,6 +93,7 @@ type recordWire struct {
 	Version uint16
 	MiMei   string
 	Epoch   uint32
+	Suite   byte
 	Issued  int64
 	Readers []readerWire
 	Signer  []byte
@@ -98,7 +102,7 @@ type recordWire struct {
 
 func (r *KeyRecord) body() recordBody {
 	b := recordBody{
-		Version: r.Version, MiMei: r.MiMei, Epoch: r.Epoch,
+		Version: r.Version, MiMei: r.MiMei, Epoch: r.Epoch, Suite: byte(r.Suite),
 		Issued: r.Issued.UnixMilli(), Signer: r.Signer,
 	}
 	b.Readers = make([]readerWire, len(r.Readers))
@@ -120,6 +124,9 @@ func (r *KeyRecord) check() error {
 	}
 	if r.Epoch == 0 {
 		return fmt.Errorf("%w: epoch 0 (epochs start at 1)", ErrMalformed)
+	}
+	if !r.Suite.Known() {
+		return fmt.Errorf("%w: sealing suite 0x%02x", ErrUnsupportedVersion, byte(r.Suite))
 	}
 	if r.Issued.UnixMilli() < 0 {
 		return fmt.Errorf("%w: issued before 1970", ErrMalformed)
@@ -192,7 +199,7 @@ func (r *KeyRecord) Marshal() ([]byte, error) {
 	}
 	b := r.body()
 	enc, err := codec.Marshal(recordWire{
-		Version: b.Version, MiMei: b.MiMei, Epoch: b.Epoch, Issued: b.Issued,
+		Version: b.Version, MiMei: b.MiMei, Epoch: b.Epoch, Suite: b.Suite, Issued: b.Issued,
 		Readers: b.Readers, Signer: b.Signer, Sig: r.Sig,
 	})
 	if err != nil {
@@ -233,7 +240,7 @@ func ParseKeyRecord(b []byte) (*KeyRecord, error) {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	r := &KeyRecord{
-		Version: w.Version, MiMei: w.MiMei, Epoch: w.Epoch,
+		Version: w.Version, MiMei: w.MiMei, Epoch: w.Epoch, Suite: Suite(w.Suite),
 		Issued: time.UnixMilli(w.Issued).UTC(), Signer: w.Signer, Sig: w.Sig,
 	}
 	if len(w.Readers) > 0 {
@@ -300,41 +307,56 @@ func (r *KeyRecord) Unwrap(persona string, priv hpke.PrivateKey) (ContentKey, er
 	return Unwrap(w, priv, r.MiMei, r.Epoch)
 }
 
-// Rotate makes a fresh content key for the epoch after prevEpoch and an
-// unsigned key record that wraps it for exactly the given readers (persona
-// did:key to persona encryption public key), Issued now; the caller may
-// set Issued and then signs it. Pass prevEpoch 0 for a MiMei's first key.
+// OpenKey is Unwrap giving the key ready to seal and open the epoch's
+// blocks with the record's suite.
+func (r *KeyRecord) OpenKey(persona string, priv hpke.PrivateKey) (*BlockKey, error) {
+	k, err := r.Unwrap(persona, priv)
+	if err != nil {
+		return nil, err
+	}
+	return NewBlockKey(k, r.Suite)
+}
+
+// Rotate makes a fresh content key for the epoch after prevEpoch, to seal
+// with suite, and an unsigned key record that wraps it for exactly the
+// given readers (persona did:key to persona encryption public key), Issued
+// now; the caller may set Issued and then signs it. Pass prevEpoch 0 for a
+// MiMei's first key.
 //
 // Revocation is rotation without the revoked reader: they cannot unwrap
 // the new key, so cannot read blocks sealed after the rotation. Keys and
 // blocks they already had stay readable to them.
-func Rotate(readers map[string]hpke.PublicKey, mimei string, prevEpoch uint32) (ContentKey, *KeyRecord, error) {
+func Rotate(readers map[string]hpke.PublicKey, mimei string, prevEpoch uint32, suite Suite) (*BlockKey, *KeyRecord, error) {
 	if prevEpoch == math.MaxUint32 {
-		return ContentKey{}, nil, fmt.Errorf("%w: epoch %d is the last", ErrMalformed, prevEpoch)
+		return nil, nil, fmt.Errorf("%w: epoch %d is the last", ErrMalformed, prevEpoch)
 	}
 	if n := len(readers); n == 0 || n > MaxReaders {
-		return ContentKey{}, nil, fmt.Errorf("%w: %d readers, want 1 to %d", ErrMalformed, n, MaxReaders)
+		return nil, nil, fmt.Errorf("%w: %d readers, want 1 to %d", ErrMalformed, n, MaxReaders)
 	}
 	if err := checkMiMei(mimei); err != nil {
-		return ContentKey{}, nil, fmt.Errorf("%w: MiMei ID: %w", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: MiMei ID: %w", ErrMalformed, err)
 	}
 	k, err := NewContentKey()
 	if err != nil {
-		return ContentKey{}, nil, err
+		return nil, nil, err
+	}
+	bk, err := NewBlockKey(k, suite)
+	if err != nil {
+		return nil, nil, err
 	}
 	r := &KeyRecord{
-		Version: RecordVersion, MiMei: mimei, Epoch: prevEpoch + 1,
+		Version: RecordVersion, MiMei: mimei, Epoch: prevEpoch + 1, Suite: suite,
 		Issued: msTime(time.Now()),
 	}
 	for _, p := range slices.Sorted(maps.Keys(readers)) {
 		if _, err := identity.ParseDID(p); err != nil {
-			return ContentKey{}, nil, fmt.Errorf("%w: reader: %w", ErrMalformed, err)
+			return nil, nil, fmt.Errorf("%w: reader: %w", ErrMalformed, err)
 		}
 		w, err := Wrap(k, readers[p], mimei, r.Epoch)
 		if err != nil {
-			return ContentKey{}, nil, fmt.Errorf("reader %s: %w", p, err)
+			return nil, nil, fmt.Errorf("reader %s: %w", p, err)
 		}
 		r.Readers = append(r.Readers, ReaderKey{Persona: p, Wrapped: w})
 	}
-	return k, r, nil
+	return bk, r, nil
 }

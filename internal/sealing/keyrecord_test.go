@@ -37,12 +37,12 @@ func TestKeyRecordRoundTrip(t *testing.T) {
 		if _, ok := got.For(p.did); !ok {
 			t.Fatalf("For(%s): no entry", p.did)
 		}
-		pk, err := got.Unwrap(p.did, p.enc)
+		pk, err := got.OpenKey(p.did, p.enc)
 		if err != nil {
-			t.Fatalf("Unwrap for %s: %v", p.did, err)
+			t.Fatalf("OpenKey for %s: %v", p.did, err)
 		}
-		if pk != k {
-			t.Fatalf("%s unwrapped another key", p.did)
+		if pk.Key() != k.Key() || pk.Suite() != SuiteAES256GCM {
+			t.Fatalf("%s unwrapped another key or suite (%s)", p.did, pk.Suite())
 		}
 	}
 	if _, ok := got.For(newPersona(t, 4).did); ok {
@@ -63,7 +63,7 @@ func TestMaxReadersFit(t *testing.T) {
 		t.Fatalf("ParseKeyRecord: %v", err)
 	}
 	t.Logf("%d readers: %d bytes of %d", MaxReaders, len(b), MaxRecordSize)
-	if _, _, err := Rotate(readerMap(append(ps, newPersona(t, 200))...), testMiMei, 0); !errors.Is(err, ErrMalformed) {
+	if _, _, err := Rotate(readerMap(append(ps, newPersona(t, 200))...), testMiMei, 0, SuiteAES256GCM); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("Rotate with %d readers: err = %v, want ErrMalformed", MaxReaders+1, err)
 	}
 }
@@ -88,7 +88,7 @@ func TestKeyRecordVerifyRejects(t *testing.T) {
 		{"mimei changed", func(r *KeyRecord) { r.MiMei += "x" }, trust(owner), ErrBadSignature},
 		{"issued changed", func(r *KeyRecord) { r.Issued = r.Issued.Add(1e6) }, trust(owner), ErrBadSignature},
 		{"epoch 0", func(r *KeyRecord) { r.Epoch = 0 }, trust(owner), ErrMalformed},
-		{"version 2", func(r *KeyRecord) { r.Version = 2 }, trust(owner), ErrUnsupportedVersion},
+		{"version 3", func(r *KeyRecord) { r.Version = 3 }, trust(owner), ErrUnsupportedVersion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +143,9 @@ func TestParseKeyRecordRejects(t *testing.T) {
 		{"empty mimei", func(r *KeyRecord) { r.MiMei = "" }, ErrMalformed},
 		{"short signer", func(r *KeyRecord) { r.Signer = r.Signer[:31] }, ErrMalformed},
 		{"short signature", func(r *KeyRecord) { r.Sig = r.Sig[:63] }, ErrMalformed},
-		{"version 2", func(r *KeyRecord) { r.Version = 2 }, ErrUnsupportedVersion},
+		{"version 1 (no suite)", func(r *KeyRecord) { r.Version = 1 }, ErrUnsupportedVersion},
+		{"version 3", func(r *KeyRecord) { r.Version = 3 }, ErrUnsupportedVersion},
+		{"unknown suite", func(r *KeyRecord) { r.Suite = 0x7f }, ErrUnsupportedVersion},
 		{"too many readers", func(r *KeyRecord) {
 			for i := range MaxReaders {
 				p := newPersona(t, byte(100+i))
@@ -211,10 +213,12 @@ func TestSignRejects(t *testing.T) {
 		}, ErrTooLarge},
 		{"bad persona", func(r *KeyRecord) { r.Readers[0].Persona = strings.ToUpper(r.Readers[0].Persona) }, ErrMalformed},
 		{"epoch 0", func(r *KeyRecord) { r.Epoch = 0 }, ErrMalformed},
+		{"unknown suite", func(r *KeyRecord) { r.Suite = 4 }, ErrUnsupportedVersion},
+		{"no suite", func(r *KeyRecord) { r.Suite = 0 }, ErrUnsupportedVersion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, r, err := Rotate(readerMap(alice), testMiMei, 0)
+			_, r, err := Rotate(readerMap(alice), testMiMei, 0, SuiteXChaCha20Poly1305)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -228,7 +232,7 @@ func TestSignRejects(t *testing.T) {
 		})
 	}
 	// Sign sorts readers given in any order.
-	_, r, err := Rotate(readerMap(alice, newPersona(t, 2), newPersona(t, 3)), testMiMei, 0)
+	_, r, err := Rotate(readerMap(alice, newPersona(t, 2), newPersona(t, 3)), testMiMei, 0, SuiteAES256GCM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,19 +251,19 @@ func TestRotateRevokes(t *testing.T) {
 	owner := keyFromSeed(9)
 	alice, bob, carol := newPersona(t, 1), newPersona(t, 2), newPersona(t, 3)
 	k1, r1 := signedRecord(t, owner, 0, alice, bob, carol)
-	old := Seal(k1, []byte("written while carol could read"))
+	old := k1.Seal([]byte("written while carol could read"))
 
 	k2, r2 := signedRecord(t, owner, r1.Epoch, alice, bob) // carol revoked
 	if r2.Epoch != 2 {
 		t.Fatalf("epoch %d, want 2", r2.Epoch)
 	}
-	if k2 == k1 {
+	if k2.Key() == k1.Key() {
 		t.Fatal("rotation kept the key")
 	}
-	fresh := Seal(k2, []byte("written after carol was revoked"))
+	fresh := k2.Seal([]byte("written after carol was revoked"))
 
 	for _, p := range []persona{alice, bob} {
-		if k, err := r2.Unwrap(p.did, p.enc); err != nil || k != k2 {
+		if k, err := r2.Unwrap(p.did, p.enc); err != nil || k != k2.Key() {
 			t.Fatalf("%s cannot unwrap epoch 2: %v", p.did, err)
 		}
 	}
@@ -281,15 +285,15 @@ func TestRotateRevokes(t *testing.T) {
 		t.Fatalf("old entry rebound to epoch 2: err = %v, want ErrDecrypt", err)
 	}
 	// ...and the old key does not open new blocks.
-	carolKey, err := r1.Unwrap(carol.did, carol.enc)
+	carolKey, err := r1.OpenKey(carol.did, carol.enc)
 	if err != nil {
 		t.Fatalf("carol's epoch-1 key: %v", err)
 	}
-	if _, err := Open(carolKey, fresh); !errors.Is(err, ErrDecrypt) {
+	if _, err := carolKey.Open(fresh); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("old key on a new block: err = %v, want ErrDecrypt", err)
 	}
 	// What she had stays hers: the documented limit of revocation.
-	if _, err := Open(carolKey, old); err != nil {
+	if _, err := carolKey.Open(old); err != nil {
 		t.Fatalf("old key on an old block: %v", err)
 	}
 }
@@ -310,7 +314,7 @@ func TestRotateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, r, err := Rotate(tt.readers, tt.mimei, tt.prev); !errors.Is(err, ErrMalformed) || r != nil {
+			if _, r, err := Rotate(tt.readers, tt.mimei, tt.prev, SuiteAES256GCM); !errors.Is(err, ErrMalformed) || r != nil {
 				t.Fatalf("Rotate: err = %v, record %v; want ErrMalformed and none", err, r)
 			}
 		})

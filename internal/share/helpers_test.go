@@ -24,6 +24,7 @@ import (
 	"github.com/peer-node/peer/internal/kv/memkv"
 	"github.com/peer-node/peer/internal/kv/pebblekv"
 	"github.com/peer-node/peer/internal/mimei"
+	"github.com/peer-node/peer/internal/sealing"
 )
 
 // fakeClock moves one millisecond on every reading, so that everything
@@ -74,6 +75,7 @@ type testNode struct {
 type nodeOptions struct {
 	dir        string // "": memory; else Pebble KV and a pack store in dir
 	cacheQuota int64
+	suite      sealing.Suite // 0: the device's default
 }
 
 func (w *world) node(t *testing.T, seed byte, o nodeOptions) *testNode {
@@ -117,7 +119,7 @@ func (w *world) node(t *testing.T, seed byte, o nodeOptions) *testNode {
 		t.Fatal(err)
 	}
 	n.svc, err = New(Config{
-		KV: n.kv, Store: n.store, Persona: n.persona, CacheQuota: o.cacheQuota, Now: w.clock.Now,
+		KV: n.kv, Store: n.store, Persona: n.persona, CacheQuota: o.cacheQuota, Suite: o.suite, Now: w.clock.Now,
 		PersonaKey: func(p string) (ed25519.PrivateKey, error) {
 			if p != n.persona {
 				return nil, fmt.Errorf("no key for %s", p)

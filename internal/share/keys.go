@@ -123,7 +123,7 @@ func (s *Service) rekey(ctx context.Context, m mimei.Meta, rotate bool, encKey E
 	b := s.kv.NewBatch()
 	defer b.Discard()
 	if cur == 0 || rotate {
-		k, rec, err := sealing.Rotate(readers, m.ID.String(), cur)
+		k, rec, err := sealing.Rotate(readers, m.ID.String(), cur, s.cfg.Suite)
 		if err != nil {
 			return 0, err
 		}
@@ -158,15 +158,17 @@ func (s *Service) rekey(ctx context.Context, m mimei.Meta, rotate bool, encKey E
 	return cur, s.kv.Sync()
 }
 
-func wrapAll(k sealing.ContentKey, readers map[string]hpke.PublicKey, id mimei.ID, epoch uint32) (*sealing.KeyRecord, error) {
-	rec := &sealing.KeyRecord{Version: sealing.RecordVersion, MiMei: id.String(), Epoch: epoch}
+// wrapAll makes the key record of epoch wrapping k for readers, naming
+// the suite the epoch seals with.
+func wrapAll(k *sealing.BlockKey, readers map[string]hpke.PublicKey, id mimei.ID, epoch uint32) (*sealing.KeyRecord, error) {
+	rec := &sealing.KeyRecord{Version: sealing.RecordVersion, MiMei: id.String(), Epoch: epoch, Suite: k.Suite()}
 	names := make([]string, 0, len(readers))
 	for p := range readers {
 		names = append(names, p)
 	}
 	slices.Sort(names)
 	for _, p := range names {
-		w, err := sealing.Wrap(k, readers[p], id.String(), epoch)
+		w, err := sealing.Wrap(k.Key(), readers[p], id.String(), epoch)
 		if err != nil {
 			return nil, err
 		}
@@ -189,19 +191,17 @@ func (s *Service) putRecord(b kv.Writer, id mimei.ID, rec *sealing.KeyRecord, si
 
 // contentKey returns the content key of id at epoch, unwrapping it from the
 // stored key record (signed by owner) the first time.
-func (s *Service) contentKey(id mimei.ID, epoch uint32, owner string) (sealing.ContentKey, error) {
-	s.mu.Lock()
-	k, ok := s.keys[keyID{id, epoch}]
-	s.mu.Unlock()
-	if ok {
+func (s *Service) contentKey(id mimei.ID, epoch uint32, owner string) (*sealing.BlockKey, error) {
+	k := s.cachedKey(id, epoch)
+	if k != nil {
 		return k, nil
 	}
 	raw, err := s.KeyRecord(id, epoch)
 	if err != nil {
-		return k, err
+		return nil, err
 	}
 	if k, err = s.openRecord(raw, id, epoch, owner); err != nil {
-		return k, err
+		return nil, err
 	}
 	s.mu.Lock()
 	s.keys[keyID{id, epoch}] = k
@@ -209,36 +209,43 @@ func (s *Service) contentKey(id mimei.ID, epoch uint32, owner string) (sealing.C
 	return k, nil
 }
 
+// cachedKey is the content key of id at epoch if it was unwrapped before,
+// else nil.
+func (s *Service) cachedKey(id mimei.ID, epoch uint32) *sealing.BlockKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[keyID{id, epoch}]
+}
+
 // openRecord verifies a key record (signed by owner, for id at epoch) and
-// unwraps our key from it.
-func (s *Service) openRecord(raw []byte, id mimei.ID, epoch uint32, owner string) (sealing.ContentKey, error) {
-	var k sealing.ContentKey
+// unwraps our key from it, with the suite it names.
+func (s *Service) openRecord(raw []byte, id mimei.ID, epoch uint32, owner string) (*sealing.BlockKey, error) {
 	rec, err := sealing.ParseKeyRecord(raw)
 	if err != nil {
-		return k, err
+		return nil, err
 	}
 	ownerKey, err := identity.ParseDID(owner)
 	if err != nil {
-		return k, err
+		return nil, err
 	}
 	if err := rec.Verify(func(signer ed25519.PublicKey) bool { return signer.Equal(ownerKey) }); err != nil {
-		return k, err
+		return nil, err
 	}
 	if rec.MiMei != id.String() || rec.Epoch != epoch {
-		return k, fmt.Errorf("%w: key record is for %s epoch %d, want %s epoch %d", sealing.ErrMalformed, rec.MiMei, rec.Epoch, id, epoch)
+		return nil, fmt.Errorf("%w: key record is for %s epoch %d, want %s epoch %d", sealing.ErrMalformed, rec.MiMei, rec.Epoch, id, epoch)
 	}
 	if _, ok := rec.For(s.cfg.Persona); !ok {
-		return k, fmt.Errorf("%w: %s epoch %d", ErrNoKey, id, epoch)
+		return nil, fmt.Errorf("%w: %s epoch %d", ErrNoKey, id, epoch)
 	}
-	return rec.Unwrap(s.cfg.Persona, s.enc)
+	return rec.OpenKey(s.cfg.Persona, s.enc)
 }
 
 // StoreKeyRecord verifies a key record received from the owner of id and
 // keeps it, returning the content key it gives us.
-func (s *Service) StoreKeyRecord(id mimei.ID, epoch uint32, owner string, raw []byte) (sealing.ContentKey, error) {
+func (s *Service) StoreKeyRecord(id mimei.ID, epoch uint32, owner string, raw []byte) (*sealing.BlockKey, error) {
 	k, err := s.openRecord(raw, id, epoch, owner)
 	if err != nil {
-		return k, err
+		return nil, err
 	}
 	b := s.kv.NewBatch()
 	defer b.Discard()

@@ -146,7 +146,7 @@ func (s *Service) Publish(ctx context.Context, id mimei.ID, ref string, encKey E
 			if err != nil {
 				return Head{}, err
 			}
-			check := sealing.Check(k, [sealing.DigestSize]byte(digest))
+			check := k.Check([sealing.DigestSize]byte(digest))
 			checks = append(checks, check[:]...)
 			listed = append(listed, sc)
 			codecs = append(codecs, codecByte(c))
@@ -181,7 +181,7 @@ func (s *Service) Publish(ctx context.Context, id mimei.ID, ref string, encKey E
 
 // sealOne indexes the sealed form of plaintext block c under the epoch's
 // key, sealing it unless that was done before.
-func (s *Service) sealOne(ctx context.Context, b kv.Writer, id mimei.ID, epoch uint32, k sealing.ContentKey, c cid.CID) (cid.CID, int, error) {
+func (s *Service) sealOne(ctx context.Context, b kv.Writer, id mimei.ID, epoch uint32, k *sealing.BlockKey, c cid.CID) (cid.CID, int, error) {
 	pk := plainKey(id, epoch, c)
 	if v, err := s.kv.Get(pk); err == nil && len(v) > 4 {
 		if sc, err := cid.Cast(v[4:]); err == nil {
@@ -198,7 +198,7 @@ func (s *Service) sealOne(ctx context.Context, b kv.Writer, id mimei.ID, epoch u
 	if err != nil {
 		return cid.Undef, 0, err
 	}
-	sealed := sealing.SealDigest(k, data, digest)
+	sealed := k.SealDigest(data, digest)
 	sc := cid.Sum(cid.Raw, sealed)
 	err = errors.Join(
 		b.Set(sealedKey(sc), encodeSealedEntry(sealedEntry{id: id, epoch: epoch, plain: c})),

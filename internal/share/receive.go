@@ -60,7 +60,7 @@ type Receiver struct {
 	spec    mimei.Spec
 	rights  mimei.Rights
 	head    Head
-	key     *sealing.ContentKey
+	key     *sealing.BlockKey
 	trusted bool   // the catalog came from a device of the owner
 	pusher  string // a writer whose pushed version this is ("" = none)
 
@@ -104,16 +104,14 @@ func (s *Service) Receive(cat *Catalog, head Head, keyRecord []byte, hold, trust
 		manifests: map[cid.CID]bool{head.Manifest: true}, codecs: map[cid.CID]byte{}, checks: map[cid.CID][sealing.CheckSize]byte{}, flushed: time.Now(),
 		pending: map[string][]byte{}}
 	if head.Epoch > 0 && !hold {
-		var k sealing.ContentKey
 		if keyRecord != nil {
-			k, err = s.StoreKeyRecord(head.MiMei, head.Epoch, rights.Owner, keyRecord)
+			r.key, err = s.StoreKeyRecord(head.MiMei, head.Epoch, rights.Owner, keyRecord)
 		} else {
-			k, err = s.contentKey(head.MiMei, head.Epoch, rights.Owner)
+			r.key, err = s.contentKey(head.MiMei, head.Epoch, rights.Owner)
 		}
 		if err != nil {
 			return nil, err
 		}
-		r.key = &k
 	}
 	return r, nil
 }
@@ -236,7 +234,7 @@ func (r *Receiver) Get(ctx context.Context, c cid.CID) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			return sealing.SealDigest(*r.key, plain, digest), nil
+			return r.key.SealDigest(plain, digest), nil
 		}
 	}
 	return r.s.blocks.Get(ctx, c)
@@ -338,7 +336,7 @@ func (r *Receiver) put(ctx context.Context, c cid.CID, data []byte) error {
 	// it) before it returns.
 	bp := bufpool.Get(len(data))
 	defer bufpool.Put(bp)
-	plain, digest, err := sealing.OpenDigestAppend((*bp)[:0], *r.key, data)
+	plain, digest, err := r.key.OpenDigestAppend((*bp)[:0], data)
 	if err != nil {
 		// The provider's fault (Verify let the block through on its check
 		// alone), or ours if the key were wrong: the exchange drops the

@@ -84,13 +84,15 @@ func (s *Service) Get(ctx context.Context, c cid.CID) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.store.Registry().Get(e.id)
-	if err != nil {
-		return nil, err
-	}
-	k, err := s.contentKey(e.id, e.epoch, m.Rights.Owner)
-	if err != nil {
-		return nil, err
+	k := s.cachedKey(e.id, e.epoch) // most blocks: no registry read
+	if k == nil {
+		m, err := s.store.Registry().Get(e.id)
+		if err != nil {
+			return nil, err
+		}
+		if k, err = s.contentKey(e.id, e.epoch, m.Rights.Owner); err != nil {
+			return nil, err
+		}
 	}
 	digest, err := cid.Digest(e.plain)
 	if err != nil {
@@ -104,7 +106,7 @@ func (s *Service) Get(ctx context.Context, c cid.CID) ([]byte, error) {
 	if len(buf)-head > sealing.MaxBlockSize {
 		return nil, fmt.Errorf("share: block %s of %d bytes, limit %d", e.plain, len(buf)-head, sealing.MaxBlockSize)
 	}
-	return sealing.SealDigestAppend(buf[:0], k, buf[head:], digest), nil
+	return k.SealDigestAppend(buf[:0], buf[head:], digest), nil
 }
 
 // readPooled reads block c unverified after head spare bytes, into a

@@ -50,6 +50,10 @@ type Config struct {
 	// PersonaKey returns the private key of a local persona: it signs key
 	// records and yields the persona's encryption key.
 	PersonaKey func(persona string) (ed25519.PrivateKey, error)
+	// Suite seals the blocks of key epochs this node makes (0: the
+	// device's sealing.DefaultSuite). Epochs made elsewhere keep the
+	// suite their key record names.
+	Suite sealing.Suite
 	// CacheQuota bounds the bytes of public MiMei kept only as a cache
 	// (fetched, not subscribed); the least recently used go first. 0 = no
 	// cache: a fetched public MiMei is kept like a subscribed one.
@@ -70,10 +74,10 @@ type Service struct {
 	log    *slog.Logger
 
 	mu   sync.Mutex
-	keys map[keyID]sealing.ContentKey // unwrapped content keys
-	enc  hpke.PrivateKey              // the persona's encryption key
-	pubs map[mimei.ID]*sync.Mutex     // one publisher per MiMei
-	seq  uint64                       // access log sequence within a millisecond
+	keys map[keyID]*sealing.BlockKey // unwrapped content keys
+	enc  hpke.PrivateKey             // the persona's encryption key
+	pubs map[mimei.ID]*sync.Mutex    // one publisher per MiMei
+	seq  uint64                      // access log sequence within a millisecond
 }
 
 type keyID struct {
@@ -92,6 +96,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Suite == 0 {
+		cfg.Suite = sealing.DefaultSuite()
+	} else if !cfg.Suite.Known() {
+		return nil, fmt.Errorf("share: unknown sealing suite 0x%02x", byte(cfg.Suite))
+	}
 	priv, err := cfg.PersonaKey(cfg.Persona)
 	if err != nil {
 		return nil, fmt.Errorf("share: persona key: %w", err)
@@ -102,7 +111,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, kv: cfg.KV, store: cfg.Store, blocks: cfg.Store.Blocks(), log: cfg.Logger,
-		keys: map[keyID]sealing.ContentKey{}, enc: enc, pubs: map[mimei.ID]*sync.Mutex{},
+		keys: map[keyID]*sealing.BlockKey{}, enc: enc, pubs: map[mimei.ID]*sync.Mutex{},
 	}, nil
 }
 

@@ -337,14 +337,14 @@ func TestUnshareRotatesKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sealing.Open(oldKey, sealed); !errors.Is(err, sealing.ErrDecrypt) {
+	if _, err := oldKey.Open(sealed); !errors.Is(err, sealing.ErrDecrypt) {
 		t.Fatalf("old key on the new record: %v, want ErrDecrypt", err)
 	}
 	oldSealed, err := s.alice.svc.Get(ctx, s.head.Record)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sealing.Open(oldKey, oldSealed); err != nil {
+	if _, err := oldKey.Open(oldSealed); err != nil {
 		t.Fatalf("old key on the old record: %v", err)
 	}
 	// What bob fetched before stays his.
@@ -728,6 +728,7 @@ func TestSealedBlocksVerifiedByCheck(t *testing.T) {
 		{"check changed", func(d []byte) []byte { d[1] ^= 1; return d }, "verify"},
 		{"another block of the version", func([]byte) []byte { return bytes.Clone(other) }, "verify"},
 		{"truncated", func(d []byte) []byte { return d[:sealing.Overhead-1] }, "verify"},
+		{"another suite", func(d []byte) []byte { d[0] ^= byte(sealing.SuiteXChaCha20Poly1305 ^ sealing.SuiteAES256GCM); return d }, "put"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -768,5 +769,86 @@ func TestSealedBlocksVerifiedByCheck(t *testing.T) {
 	got, _ := fetch(t, s.alice, s.bob, s.bob.persona, s.id, 0, false)
 	if got.Version.Number != 0 {
 		t.Fatalf("received %+v", got)
+	}
+}
+
+// TestEpochKeepsItsSuite: an epoch seals with the suite its key record
+// names, whatever the sealing device or the reader would pick for a new
+// epoch, so every device seals a block of the epoch to the same bytes.
+func TestEpochKeepsItsSuite(t *testing.T) {
+	ctx := context.Background()
+	for _, suite := range sealing.Suites {
+		t.Run(suite.String(), func(t *testing.T) {
+			other := sealing.SuiteXChaCha20Poly1305
+			if suite == other {
+				other = sealing.SuiteAES256GCM
+			}
+			w := newWorld()
+			alice := w.node(t, 1, nodeOptions{suite: suite})
+			bob := w.node(t, 2, nodeOptions{suite: other})
+			carol := w.node(t, 3, nodeOptions{suite: other})
+			id := alice.create(t, false)
+			if _, err := alice.svc.Share(ctx, id, bob.persona, false, w.encKey); err != nil {
+				t.Fatal(err)
+			}
+			alice.put(t, id, "a.txt", []byte("sealed with the first epoch's suite"))
+			head := alice.publish(t, w, id, fmt.Sprint(alice.backup(t, id).Number))
+			suiteOf := func(head Head) sealing.Suite {
+				t.Helper()
+				raw, err := alice.svc.KeyRecord(id, head.Epoch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec, err := sealing.ParseKeyRecord(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				block, err := alice.svc.Get(ctx, head.Record)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sealing.Suite(block[0]) != rec.Suite {
+					t.Fatalf("block sealed with %s, the record names %s", sealing.Suite(block[0]), rec.Suite)
+				}
+				return rec.Suite
+			}
+			if got := suiteOf(head); got != suite {
+				t.Fatalf("epoch sealed with %s, want %s", got, suite)
+			}
+			if got, _ := fetch(t, alice, bob, bob.persona, id, head.Number, false); got.Version.Number != head.Number {
+				t.Fatalf("bob received %+v", got)
+			}
+			if got := bob.read(t, id, "last", "a.txt"); string(got) != "sealed with the first epoch's suite" {
+				t.Fatalf("bob read %q", got)
+			}
+
+			// Alice's device now prefers the other suite (another device of
+			// hers, or a changed setting): adding a reader rewraps the
+			// epoch, and new blocks of it are still sealed with its suite.
+			alice.svc.cfg.Suite = other
+			if _, err := alice.svc.Share(ctx, id, carol.persona, false, w.encKey); err != nil {
+				t.Fatal(err)
+			}
+			alice.put(t, id, "b.txt", []byte("a block sealed after the setting changed"))
+			head2 := alice.publish(t, w, id, fmt.Sprint(alice.backup(t, id).Number))
+			if head2.Epoch != head.Epoch || suiteOf(head2) != suite {
+				t.Fatalf("epoch %d sealed with %s, want epoch %d with %s", head2.Epoch, suiteOf(head2), head.Epoch, suite)
+			}
+			fetch(t, alice, carol, carol.persona, id, head2.Number, false)
+			if got := carol.read(t, id, "last", "b.txt"); string(got) != "a block sealed after the setting changed" {
+				t.Fatalf("carol read %q", got)
+			}
+
+			// Revoking carol rotates the key: the new epoch takes the
+			// device's suite of now.
+			if err := alice.svc.Unshare(ctx, id, carol.persona, w.encKey); err != nil {
+				t.Fatal(err)
+			}
+			alice.put(t, id, "c.txt", []byte("after the rotation"))
+			head3 := alice.publish(t, w, id, fmt.Sprint(alice.backup(t, id).Number))
+			if head3.Epoch <= head2.Epoch || suiteOf(head3) != other {
+				t.Fatalf("rotated epoch %d sealed with %s, want a new epoch with %s", head3.Epoch, suiteOf(head3), other)
+			}
+		})
 	}
 }
