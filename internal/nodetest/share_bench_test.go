@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -62,6 +63,36 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// udpDatagrams is the host's count of UDP datagrams sent and received
+// (/proc/net/snmp; 0 where it cannot be read): QUIC's packets on loopback,
+// to compare how many each transfer needed.
+func udpDatagrams() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		var n int64
+		for i, name := range names {
+			if (name == "InDatagrams" || name == "OutDatagrams") && i < len(f) {
+				v, _ := strconv.ParseInt(f[i], 10, 64)
+				n += v
+			}
+		}
+		return n
+	}
+	return 0
+}
+
 // profileFetch writes a CPU profile of the timed fetch alone (both nodes)
 // to $PEER_BENCH_SHARE_CPUPROFILE-<mode>, and of the raw stream to
 // ...-raw-<mode>, when that is set; run without
@@ -88,7 +119,8 @@ func profileFetch(b *testing.B, mode string) (stop func()) {
 // (default 1024) from A over loopback through the whole node (catalog, key
 // record, block exchange, sealing on A and opening on B for a shared
 // MiMei, pack store writes, import), against one raw libp2p stream between
-// the same two hosts carrying the same bytes in the same run.
+// the same two hosts carrying the same bytes in the same run, just before
+// and just after the fetch (the mean is the reference).
 func BenchmarkShareFetch(b *testing.B) {
 	mb := 1024
 	if v, err := strconv.Atoi(os.Getenv("PEER_BENCH_SHARE_MB")); err == nil && v > 0 {
@@ -119,20 +151,23 @@ func BenchmarkShareFetch(b *testing.B) {
 				if _, err := a.Client.Share(ctx, m.ID, req); err != nil {
 					b.Fatal(err)
 				}
+				// The raw stream is measured before and after the fetch and
+				// the fetch compared with the mean: on a shared machine one
+				// raw figure alone swings by ±15% from run to run.
 				stopProfile := profileFetch(b, "raw-"+mode)
-				cpu0 := cpuTime()
-				raw := rawThroughput(b, a.Host(), bn.Host(), size)
-				rawCPU := cpuTime() - cpu0
+				cpu0, udp0 := cpuTime(), udpDatagrams()
+				rawBefore := rawThroughput(b, a.Host(), bn.Host(), size)
+				rawCPU, rawUDP := cpuTime()-cpu0, udpDatagrams()-udp0
 				stopProfile()
 				evs := bn.Events().Subscribe(ctx, 0, func(typ string) bool { return typ == "share.received" })
 				stopProfile = profileFetch(b, mode)
-				cpu0 = cpuTime()
+				cpu0, udp0 = cpuTime(), udpDatagrams()
 				b.StartTimer()
 				start := time.Now()
 				res, err := bn.Client.Fetch(ctx, m.ID, apiv1.FetchRequest{Owner: a.Persona()})
 				el := time.Since(start)
 				b.StopTimer()
-				fetchCPU := cpuTime() - cpu0
+				fetchCPU, fetchUDP := cpuTime()-cpu0, udpDatagrams()-udp0
 				stopProfile()
 				if err != nil {
 					b.Fatal(err)
@@ -140,16 +175,20 @@ func BenchmarkShareFetch(b *testing.B) {
 				if len(res.Versions) != 1 || res.Versions[0].Fetched == 0 {
 					b.Fatalf("fetched %+v", res)
 				}
+				rawAfter := rawThroughput(b, a.Host(), bn.Host(), size)
+				raw := (rawBefore + rawAfter) / 2
 				got := float64(res.Versions[0].Bytes) / el.Seconds()
 				b.ReportMetric(got/1e6, "fetch-MB/s")
 				b.ReportMetric(raw/1e6, "raw-MB/s")
 				b.ReportMetric(got/raw, "ratio-vs-raw")
-				fmt.Fprintf(os.Stderr, "%s %d MiB: fetch %.0f MB/s, raw stream %.0f MB/s, ratio %.2f\n", mode, mb, got/1e6, raw/1e6, got/raw)
+				fmt.Fprintf(os.Stderr, "%s %d MiB: fetch %.0f MB/s, raw stream %.0f MB/s (%.0f before, %.0f after), ratio %.2f\n",
+					mode, mb, got/1e6, raw/1e6, rawBefore/1e6, rawAfter/1e6, got/raw)
 				// CPU time of the process (both nodes) per GiB moved: what
 				// the ratio is made of on a CPU-bound machine, and steadier
 				// than the ratio when other jobs share the cores.
 				gib := float64(size) / (1 << 30)
-				fmt.Fprintf(os.Stderr, "  CPU per GiB: fetch %.2f s, raw stream %.2f s\n", fetchCPU.Seconds()/gib, rawCPU.Seconds()/gib)
+				fmt.Fprintf(os.Stderr, "  CPU per GiB: fetch %.2f s, raw stream (before) %.2f s; UDP datagrams per MiB: fetch %.0f, raw stream %.0f\n",
+					fetchCPU.Seconds()/gib, rawCPU.Seconds()/gib, float64(fetchUDP)/float64(mb), float64(rawUDP)/float64(mb))
 				select {
 				case ev := <-evs:
 					fmt.Fprintf(os.Stderr, "  whole fetch %v; %s\n", el.Round(time.Millisecond), ev.Data)

@@ -15,7 +15,7 @@
 // Domain package: it imports only the standard library, golang.org/x/crypto,
 // golang.org/x/sys/cpu, BLAKE3, internal/codec and internal/identity (no
 // storage, no network).
-// The block store's encrypt wrapper and the sharing engine import it.
+// The sharing engine (internal/share) imports it.
 package sealing
 
 import (
