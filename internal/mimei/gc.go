@@ -118,6 +118,15 @@ type GCReport struct {
 	DiskAfter  int64
 }
 
+// HoldGC keeps GC from running until release is called: a writer outside
+// this package holds it while it puts blocks that only its own state
+// (Options.MarkExtra) names yet, so a GC marks them or waits. Hold it
+// briefly (around a put), never while calling into the Store.
+func (s *Store) HoldGC() (release func()) {
+	s.gc.RLock()
+	return s.gc.RUnlock
+}
+
 // GC deletes every block no MiMei needs (see mark) and, if the block store
 // can, compacts it so the space returns to the disk. Writers that put
 // blocks wait while it runs.

@@ -649,6 +649,7 @@ func (ss *shareSvc) fetchHeadFrom(ctx context.Context, providers []peer.ID, cat 
 	if err != nil {
 		return gotVersion{}, err
 	}
+	defer r.Release()
 	if writer != "" {
 		r.FromWriter(writer)
 	}

@@ -168,8 +168,9 @@ func (s *Service) Forget(id mimei.ID) error {
 }
 
 // MarkBlocks calls fn for the blocks the sharing state keeps in the block
-// store besides versions: every manifest and every block held as-is. The
-// node gives it to the MiMei store as MarkExtra, so GC keeps them.
+// store besides versions: every manifest, every block held as-is, and the
+// blocks of fetches under way (until their Receiver's Release). The node
+// gives it to the MiMei store as MarkExtra, so GC keeps them.
 func (s *Service) MarkBlocks(ctx context.Context, fn func(cid.CID) error) error {
 	pre := []byte("sh/m/")
 	var cs []cid.CID
@@ -189,6 +190,12 @@ func (s *Service) MarkBlocks(ctx context.Context, fn func(cid.CID) error) error 
 	if err := it.Close(); err != nil {
 		return err
 	}
+	// Blocks of fetches under way: no version names them before Finish.
+	s.mu.Lock()
+	for r := range s.receivers {
+		r.kept(func(c cid.CID) { cs = append(cs, c) })
+	}
+	s.mu.Unlock()
 	for _, c := range cs {
 		if err := fn(c); err != nil {
 			return err

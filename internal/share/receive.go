@@ -69,6 +69,11 @@ type Receiver struct {
 	codecs    map[cid.CID]byte
 	checks    map[cid.CID][sealing.CheckSize]byte // of sealed blocks, from the manifests
 
+	// Blocks this receiver put to the block store, kept from GC
+	// (Service.MarkBlocks) until Release, since no version names them
+	// before Finish imports it.
+	puts map[cid.CID]struct{}
+
 	fmu       sync.Mutex // one flush at a time
 	unflushed int64      // bytes put since the last flush
 	flushed   time.Time
@@ -102,7 +107,7 @@ func (s *Service) Receive(cat *Catalog, head Head, keyRecord []byte, hold, trust
 	}
 	r := &Receiver{s: s, id: head.MiMei, cat: cat, spec: spec, rights: rights, head: head, trusted: trusted,
 		manifests: map[cid.CID]bool{head.Manifest: true}, codecs: map[cid.CID]byte{}, checks: map[cid.CID][sealing.CheckSize]byte{}, flushed: time.Now(),
-		pending: map[string][]byte{}}
+		pending: map[string][]byte{}, puts: map[cid.CID]struct{}{}}
 	if head.Epoch > 0 && !hold {
 		if keyRecord != nil {
 			r.key, err = s.StoreKeyRecord(head.MiMei, head.Epoch, rights.Owner, keyRecord)
@@ -113,7 +118,43 @@ func (s *Service) Receive(cat *Catalog, head Head, keyRecord []byte, hold, trust
 			return nil, err
 		}
 	}
+	s.mu.Lock()
+	s.receivers[r] = struct{}{}
+	s.mu.Unlock()
 	return r, nil
+}
+
+// Release ends the receiver: the blocks it put are no longer kept from GC
+// on its account (once Finish imported the version, the version keeps
+// them). Call it when the fetch is over, whether or not it succeeded;
+// Finish calls it too. It may be called more than once.
+func (r *Receiver) Release() {
+	r.s.mu.Lock()
+	delete(r.s.receivers, r)
+	r.s.mu.Unlock()
+}
+
+// kept calls fn for every block put and not yet released.
+func (r *Receiver) kept(fn func(cid.CID)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.puts {
+		fn(c)
+	}
+}
+
+// putBlock puts a block to the block store while GC waits, and keeps it
+// from GC until Release.
+func (r *Receiver) putBlock(ctx context.Context, c cid.CID, data []byte) error {
+	release := r.s.store.HoldGC()
+	defer release()
+	if err := r.s.blocks.Put(ctx, c, data); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.puts[c] = struct{}{}
+	r.mu.Unlock()
+	return nil
 }
 
 // FromWriter accepts a version signed by writer, a persona our own rights
@@ -326,7 +367,7 @@ func (r *Receiver) unwritten(k []byte) ([]byte, bool) {
 func (r *Receiver) put(ctx context.Context, c cid.CID, data []byte) error {
 	codecB, sealed := r.sealedMode(c)
 	if !sealed {
-		if err := r.s.blocks.Put(ctx, c, data); err != nil {
+		if err := r.putBlock(ctx, c, data); err != nil {
 			return err
 		}
 		r.note(memberKey(r.id, c), nil)
@@ -344,7 +385,7 @@ func (r *Receiver) put(ctx context.Context, c cid.CID, data []byte) error {
 		return fmt.Errorf("%w: block %s of %s does not open with the epoch %d key: %w", cid.ErrIntegrity, c, r.id, r.head.Epoch, err)
 	}
 	pc := cid.FromDigest(byteCodec(codecB), digest)
-	if err := r.s.blocks.Put(ctx, pc, plain); err != nil {
+	if err := r.putBlock(ctx, pc, plain); err != nil {
 		return err
 	}
 	r.note(sealedKey(c), encodeSealedEntry(sealedEntry{id: r.id, epoch: r.head.Epoch, plain: pc}))
@@ -386,6 +427,7 @@ type Received struct {
 // version into the MiMei store, and records the head so the version can be
 // served on.
 func (r *Receiver) Finish(ctx context.Context) (Received, error) {
+	defer r.Release()
 	out := Received{Head: r.head, Held: r.key == nil && r.head.Epoch > 0}
 	if err := r.Flush(ctx); err != nil {
 		return out, err

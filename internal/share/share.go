@@ -78,6 +78,8 @@ type Service struct {
 	enc  hpke.PrivateKey             // the persona's encryption key
 	pubs map[mimei.ID]*sync.Mutex    // one publisher per MiMei
 	seq  uint64                      // access log sequence within a millisecond
+
+	receivers map[*Receiver]struct{} // fetches under way, whose blocks GC keeps
 }
 
 type keyID struct {
@@ -111,7 +113,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, kv: cfg.KV, store: cfg.Store, blocks: cfg.Store.Blocks(), log: cfg.Logger,
-		keys: map[keyID]*sealing.BlockKey{}, enc: enc, pubs: map[mimei.ID]*sync.Mutex{},
+		keys: map[keyID]*sealing.BlockKey{}, receivers: map[*Receiver]struct{}{}, enc: enc, pubs: map[mimei.ID]*sync.Mutex{},
 	}, nil
 }
 

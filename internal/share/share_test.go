@@ -852,3 +852,77 @@ func TestEpochKeepsItsSuite(t *testing.T) {
 		})
 	}
 }
+
+// TestGCDuringFetchKeepsReceivedBlocks: a GC run while a version is being
+// fetched keeps the blocks already received (no version names them yet),
+// and lets them go once the receiver is released without a version.
+func TestGCDuringFetchKeepsReceivedBlocks(t *testing.T) {
+	ctx := context.Background()
+	s := newShared(t)
+	cat, err := s.alice.svc.Catalog(ctx, s.id, s.bob.persona)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _ := headOf(cat, 0)
+	kr, err := s.alice.svc.KeyRecordFor(s.id, head.Epoch, s.bob.persona)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.bob.svc.Receive(cat, head, kr, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transfer(ctx, s.alice.svc, s.bob.persona, s.bob.peer, s.id, r, 4); !errors.Is(err, errInterrupted) {
+		t.Fatalf("partial transfer: %v", err)
+	}
+	rep, err := s.bob.store.GC(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Swept != 0 || rep.Marked != 4 {
+		t.Fatalf("GC during the fetch swept %d blocks and marked %d, want 0 and the 4 received", rep.Swept, rep.Marked)
+	}
+	st, err := transfer(ctx, s.alice.svc, s.bob.persona, s.bob.peer, s.id, r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.skipped != 4 {
+		t.Fatalf("after GC the fetch skipped %d blocks, want the 4 received before", st.skipped)
+	}
+	if _, err := r.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range s.files {
+		if got := s.bob.read(t, s.id, "last", p); !bytes.Equal(got, want) {
+			t.Fatalf("%s differs after a GC mid-fetch", p)
+		}
+	}
+
+	// A fetch given up: once released, what it received is garbage.
+	alice2 := s.alice.create(t, false)
+	if _, err := s.alice.svc.Share(ctx, alice2, s.bob.persona, false, s.w.encKey); err != nil {
+		t.Fatal(err)
+	}
+	s.alice.put(t, alice2, "x.bin", randomBytes(99, 1<<20))
+	s.alice.publish(t, s.w, alice2, fmt.Sprint(s.alice.backup(t, alice2).Number))
+	cat2, err := s.alice.svc.Catalog(ctx, alice2, s.bob.persona)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head2, _ := headOf(cat2, 0)
+	kr2, err := s.alice.svc.KeyRecordFor(alice2, head2.Epoch, s.bob.persona)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.bob.svc.Receive(cat2, head2, kr2, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transfer(ctx, s.alice.svc, s.bob.persona, s.bob.peer, alice2, r2, 2); !errors.Is(err, errInterrupted) {
+		t.Fatalf("partial transfer: %v", err)
+	}
+	r2.Release()
+	if rep, err = s.bob.store.GC(ctx); err != nil || rep.Swept != 2 {
+		t.Fatalf("GC after a released fetch swept %d blocks (%v), want the 2 it received", rep.Swept, err)
+	}
+}
