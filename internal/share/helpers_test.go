@@ -278,6 +278,23 @@ func transferWith(ctx context.Context, owner *Service, persona, peer string, id 
 func fetch(t *testing.T, owner, reader *testNode, persona string, id mimei.ID, n uint64, hold bool) (Received, transferStats) {
 	t.Helper()
 	ctx := context.Background()
+	r := receive(t, owner, reader, persona, id, n, hold)
+	st, err := transfer(ctx, owner.svc, persona, reader.peer, id, r, 0)
+	if err != nil {
+		t.Fatalf("transfer: %v", err)
+	}
+	got, err := r.Finish(ctx)
+	if err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	return got, st
+}
+
+// receive starts a reader's fetch of version n of id from owner: the
+// catalog and key record asked as persona, and the Receiver.
+func receive(t *testing.T, owner, reader *testNode, persona string, id mimei.ID, n uint64, hold bool) *Receiver {
+	t.Helper()
+	ctx := context.Background()
 	cat, err := owner.svc.Catalog(ctx, id, persona)
 	if err != nil {
 		t.Fatalf("catalog: %v", err)
@@ -296,15 +313,7 @@ func fetch(t *testing.T, owner, reader *testNode, persona string, id mimei.ID, n
 	if err != nil {
 		t.Fatalf("receive: %v", err)
 	}
-	st, err := transfer(ctx, owner.svc, persona, reader.peer, id, r, 0)
-	if err != nil {
-		t.Fatalf("transfer: %v", err)
-	}
-	got, err := r.Finish(ctx)
-	if err != nil {
-		t.Fatalf("finish: %v", err)
-	}
-	return got, st
+	return r
 }
 
 func headOf(cat *Catalog, n uint64) (Head, bool) {

@@ -859,19 +859,7 @@ func TestEpochKeepsItsSuite(t *testing.T) {
 func TestGCDuringFetchKeepsReceivedBlocks(t *testing.T) {
 	ctx := context.Background()
 	s := newShared(t)
-	cat, err := s.alice.svc.Catalog(ctx, s.id, s.bob.persona)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, _ := headOf(cat, 0)
-	kr, err := s.alice.svc.KeyRecordFor(s.id, head.Epoch, s.bob.persona)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.bob.svc.Receive(cat, head, kr, false, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := receive(t, s.alice, s.bob, s.bob.persona, s.id, 0, false)
 	if _, err := transfer(ctx, s.alice.svc, s.bob.persona, s.bob.peer, s.id, r, 4); !errors.Is(err, errInterrupted) {
 		t.Fatalf("partial transfer: %v", err)
 	}
@@ -905,19 +893,7 @@ func TestGCDuringFetchKeepsReceivedBlocks(t *testing.T) {
 	}
 	s.alice.put(t, alice2, "x.bin", randomBytes(99, 1<<20))
 	s.alice.publish(t, s.w, alice2, fmt.Sprint(s.alice.backup(t, alice2).Number))
-	cat2, err := s.alice.svc.Catalog(ctx, alice2, s.bob.persona)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head2, _ := headOf(cat2, 0)
-	kr2, err := s.alice.svc.KeyRecordFor(alice2, head2.Epoch, s.bob.persona)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2, err := s.bob.svc.Receive(cat2, head2, kr2, false, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r2 := receive(t, s.alice, s.bob, s.bob.persona, alice2, 0, false)
 	if _, err := transfer(ctx, s.alice.svc, s.bob.persona, s.bob.peer, alice2, r2, 2); !errors.Is(err, errInterrupted) {
 		t.Fatalf("partial transfer: %v", err)
 	}
