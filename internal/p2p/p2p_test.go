@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"strings"
 	"testing"
+
+	"github.com/peer-node/peer/internal/identity"
 )
 
 func TestPeerID(t *testing.T) {
@@ -39,5 +41,28 @@ func TestPrintableKey(t *testing.T) {
 		if got := printableKey(tc.in); got != tc.want {
 			t.Errorf("printableKey(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestDeviceIDMatchesLibp2p: identity.DeviceID names a key as libp2p does.
+func TestDeviceIDMatchesLibp2p(t *testing.T) {
+	for i := range 20 {
+		seed := make([]byte, ed25519.SeedSize)
+		seed[0], seed[31] = byte(i), byte(3*i+1)
+		pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+		want, err := PeerID(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := identity.DeviceID(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want.String() {
+			t.Fatalf("key %d: DeviceID %s, libp2p %s", i, got, want)
+		}
+	}
+	if _, err := identity.DeviceID(ed25519.PublicKey{1}); err == nil {
+		t.Fatal("want an error for a short key")
 	}
 }
