@@ -78,6 +78,11 @@ func New(ctx context.Context, priv ed25519.PrivateKey, o Options) (*Host, error)
 	if err != nil {
 		return nil, err
 	}
+	listen, moves, err := checkListen(c.listen, c.ListenFallback)
+	if err != nil {
+		return nil, err
+	}
+	c.listen = listen
 	sk, err := PrivKey(priv)
 	if err != nil {
 		return nil, err
@@ -142,6 +147,7 @@ func New(ctx context.Context, priv ed25519.PrivateKey, o Options) (*Host, error)
 	if err != nil {
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
+	logListen(c.Logger.With("peer", lh.ID().String()), c.listen, moves, lh.Network().ListenAddresses())
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{
 		h: lh, cm: cm, cfg: c, log: c.Logger.With("peer", lh.ID().String()), hp: hp,
@@ -306,7 +312,7 @@ func (h *Host) Close() error {
 // peer up in the DHT first.
 func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	if ai.ID == h.h.ID() {
-		return fmt.Errorf("connect: %s is ourselves", ai.ID)
+		return fmt.Errorf("connect %s: %w", ai.ID, ErrDialSelf)
 	}
 	if h.cfg.Blocked != nil && h.cfg.Blocked(ai.ID) {
 		return fmt.Errorf("connect %s: %w", ai.ID, ErrBlocked)
@@ -319,7 +325,7 @@ func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
 		ai = found
 	}
 	if err := h.h.Connect(ctx, ai); err != nil {
-		return fmt.Errorf("connect %s: %w", ai.ID, err)
+		return fmt.Errorf("connect %s: %w", ai.ID, explainDial(err))
 	}
 	// A QUIC dial completes before the remote's gater has seen our peer ID;
 	// a peer that refuses us closes the connection during identify, which

@@ -17,7 +17,14 @@ import (
 // punching (the node turns those on; tests choose).
 type Options struct {
 	// ListenAddrs are multiaddrs to listen on; empty means DefaultListenAddrs.
+	// New fails with ErrPortBusy when a port is held by another socket
+	// (another node on this machine), unless ListenFallback is set.
 	ListenAddrs []string
+	// ListenFallback moves each listen address whose port is busy to a free
+	// port (port 0), each address on its own: a node whose TCP port is
+	// taken keeps its QUIC port if that is free. The node sets it when the
+	// user did not choose the listen addresses.
+	ListenFallback bool
 	// AnnounceAddrs, when set, replace the advertised direct addresses
 	// (relay circuit addresses are still added).
 	AnnounceAddrs []string
