@@ -1,15 +1,18 @@
 // Package contacts keeps a node's address book and its contact invites: the
 // personas the user added (each with a local pet name, the devices last seen
 // for it and a block flag), the block list of personas and raw peer IDs the
-// node refuses, the bookkeeping of one-time invites the user issued, and the
+// node refuses, the bookkeeping of one-time invites the user issued, the
 // signed wire records of an invite link and of the four-message accept
-// handshake (stream protocol ProtocolID).
+// handshake (stream protocol ProtocolID), and the Service that runs that
+// handshake on both sides and keeps the directory of known devices (which
+// persona a device belongs to, which are blocked) and contacts' presence.
 //
 // contacts is a domain package: it imports only the standard library,
-// internal/kv, internal/codec, internal/identity and base58. It does no
-// networking; the p2p layer runs the handshake over a stream and the node
-// wires the block list into its connection gater (see docs/contacts.md).
-// Any package above the storage layer may import it.
+// internal/kv, internal/codec, internal/identity, internal/netport and
+// base58. It reaches the network only through the netport.Network port,
+// never libp2p; the node plugs in the port and wires the directory into its
+// connection gater (see docs/contacts.md). Any package above the storage
+// layer may import it.
 package contacts
 
 import (

@@ -361,3 +361,57 @@ func TestUseInviteConcurrent(t *testing.T) {
 		t.Fatalf("%d of 8 concurrent uses succeeded, want 1", ok)
 	}
 }
+
+// TestInviteRecordFormat1 reads an issued-invite record written before
+// ContactName (format 1), uses it, and finds it rewritten as format 2.
+func TestInviteRecordFormat1(t *testing.T) {
+	s, db, _ := newStore(t)
+	secret := [16]byte{7}
+	old, err := codecMarshal(inviteRecV1{Format: 1, Expires: t0.Add(time.Hour).Unix(), Name: "Ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(inviteKey(secret), old); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CheckInvite(secret)
+	if err != nil || p.Name != "Ann" || p.ContactName != "" || !p.Expires.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("CheckInvite of a format-1 record: %+v, %v", p, err)
+	}
+	if err := s.UseInvite(secret); err != nil {
+		t.Fatal(err)
+	}
+	b, err := db.Get(inviteKey(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := decodeInviteRec(b); err != nil || b[1] != inviteFormat || !r.Used || r.Name != "Ann" {
+		t.Errorf("after use: record %x (%+v, %v), want format %d, used", b, r, err, inviteFormat)
+	}
+	if err := s.UseInvite(secret); !errors.Is(err, ErrInviteUsed) {
+		t.Errorf("second use: %v", err)
+	}
+	bad, _ := codecMarshal(inviteRecV1{Format: 3})
+	if _, err := decodeInviteRec(bad); !errors.Is(err, ErrUnsupportedVersion) {
+		t.Errorf("format 3: %v, want ErrUnsupportedVersion", err)
+	}
+}
+
+func TestSaveInviteNamed(t *testing.T) {
+	s, _, _ := newStore(t)
+	p := newParty(t, 1)
+	inv, err := NewInvite(p.device, p.cert, "Alice", testDevices(p), time.Hour, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveInviteNamed(inv, "bad\nname"); !errors.Is(err, ErrBadName) {
+		t.Errorf("SaveInviteNamed with a bad name: %v", err)
+	}
+	if err := s.SaveInviteNamed(inv, "Bob"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.PendingInvites()
+	if err != nil || len(l) != 1 || l[0].ContactName != "Bob" || l[0].Name != "Alice" {
+		t.Errorf("PendingInvites = %+v, %v", l, err)
+	}
+}

@@ -26,18 +26,36 @@ const InviteGrace = 24 * time.Hour
 type PendingInvite struct {
 	ID      string // InviteIDLen hex digits; names the invite for RevokeInvite
 	Expires time.Time
-	Name    string // the name hint the invite carried
+	Name    string // the name hint the invite carried (what the inviter suggests being called)
+	// ContactName is the pet name the inviter chose for whoever accepts
+	// ("" = a default picked on accept). It stays on this node.
+	ContactName string
 }
+
+// inviteFormat is the version of the issued-invite record: 2 added
+// ContactName. Version 1 records (no ContactName) are still read.
+const inviteFormat = 2
 
 // inviteRec is the stored bookkeeping of one issued invite. Only a hash of
 // the secret is kept, so the store cannot leak a usable invite.
 type inviteRec struct {
+	_           struct{} `cbor:",toarray"`
+	Format      uint16
+	Expires     int64 // Unix seconds
+	Name        string
+	Used        bool
+	UsedAt      int64 // Unix ms; 0 unless Used
+	ContactName string
+}
+
+// inviteRecV1 is the record of format 1, before ContactName.
+type inviteRecV1 struct {
 	_       struct{} `cbor:",toarray"`
 	Format  uint16
-	Expires int64 // Unix seconds
+	Expires int64
 	Name    string
 	Used    bool
-	UsedAt  int64 // Unix ms; 0 unless Used
+	UsedAt  int64
 }
 
 // inviteHash is the domain-separated SHA-256 of an invite secret.
@@ -51,24 +69,47 @@ func inviteKey(secret [16]byte) []byte {
 }
 
 func decodeInviteRec(b []byte) (inviteRec, error) {
-	var r inviteRec
-	if err := codec.Unmarshal(b, &r); err != nil {
+	v, err := codec.RecordVersion(b)
+	if err != nil {
 		return inviteRec{}, fmt.Errorf("%w: invite: %w", ErrMalformed, err)
 	}
-	if r.Format != StoreFormat {
-		return inviteRec{}, fmt.Errorf("%w: %w: invite record format %d", ErrMalformed, ErrUnsupportedVersion, r.Format)
+	switch v {
+	case 1:
+		var o inviteRecV1
+		if err := codec.Unmarshal(b, &o); err != nil {
+			return inviteRec{}, fmt.Errorf("%w: invite: %w", ErrMalformed, err)
+		}
+		return inviteRec{Format: inviteFormat, Expires: o.Expires, Name: o.Name, Used: o.Used, UsedAt: o.UsedAt}, nil
+	case inviteFormat:
+		var r inviteRec
+		if err := codec.Unmarshal(b, &r); err != nil {
+			return inviteRec{}, fmt.Errorf("%w: invite: %w", ErrMalformed, err)
+		}
+		return r, nil
 	}
-	return r, nil
+	return inviteRec{}, fmt.Errorf("%w: %w: invite record format %d", ErrMalformed, ErrUnsupportedVersion, v)
 }
 
 // SaveInvite records an invite this node issued, so that UseInvite can
 // accept it once. Only a hash of its secret is stored, with its expiry and
-// name hint. ErrExists if it was saved before.
-func (s *Store) SaveInvite(inv *Invite) error {
+// name hint. ErrExists if it was saved before. It is SaveInviteNamed with
+// no contact name.
+func (s *Store) SaveInvite(inv *Invite) error { return s.SaveInviteNamed(inv, "") }
+
+// SaveInviteNamed is SaveInvite that also keeps contactName, the pet name
+// the person who accepts will get here ("" = none chosen; else it must pass
+// CheckName). It does not check that the name is free: the name is only
+// taken when the invite is accepted (see Service.CreateInvite).
+func (s *Store) SaveInviteNamed(inv *Invite, contactName string) error {
 	if inv == nil || inv.Expires.IsZero() {
 		return errors.New("contacts: SaveInvite needs an invite with an expiry")
 	}
-	enc, err := codec.Marshal(inviteRec{Format: StoreFormat, Expires: inv.Expires.Unix(), Name: inv.Name})
+	if contactName != "" {
+		if err := CheckName(contactName); err != nil {
+			return err
+		}
+	}
+	enc, err := codec.Marshal(inviteRec{Format: inviteFormat, Expires: inv.Expires.Unix(), Name: inv.Name, ContactName: contactName})
 	if err != nil {
 		return err
 	}
@@ -119,7 +160,8 @@ func (s *Store) CheckInvite(secret [16]byte) (PendingInvite, error) {
 		return PendingInvite{}, err
 	}
 	h := inviteHash(secret)
-	return PendingInvite{ID: hex.EncodeToString(h[:InviteIDLen/2]), Expires: time.Unix(r.Expires, 0).UTC(), Name: r.Name}, nil
+	return PendingInvite{ID: hex.EncodeToString(h[:InviteIDLen/2]), Expires: time.Unix(r.Expires, 0).UTC(), Name: r.Name,
+		ContactName: r.ContactName}, nil
 }
 
 // UseInvite atomically marks the invite with this secret used: it succeeds
@@ -170,7 +212,8 @@ func (s *Store) PendingInvites() ([]PendingInvite, error) {
 	out := []PendingInvite{}
 	err := s.eachInvite(func(hash string, r inviteRec) error {
 		if r.usable(now) == nil {
-			out = append(out, PendingInvite{ID: hash[:InviteIDLen], Expires: time.Unix(r.Expires, 0).UTC(), Name: r.Name})
+			out = append(out, PendingInvite{ID: hash[:InviteIDLen], Expires: time.Unix(r.Expires, 0).UTC(), Name: r.Name,
+				ContactName: r.ContactName})
 		}
 		return nil
 	})
