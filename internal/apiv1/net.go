@@ -85,6 +85,9 @@ type ConnectResult struct {
 type CreateInvite struct {
 	TTLSeconds int64  `json:"ttl_seconds,omitempty"` // default 24 h; at most 30 days
 	Name       string `json:"name,omitempty"`        // how we suggest being called; default the persona's name
+	// ContactName is the pet name whoever accepts gets here; default the
+	// name they suggest (unless "default"), else contact-<6 characters>.
+	ContactName string `json:"contact_name,omitempty"`
 }
 
 // Invite is a new invite: give Link (or its QR code) to one person.
@@ -97,8 +100,9 @@ type Invite struct {
 
 // PendingInvite is an invite not yet used and not expired.
 type PendingInvite struct {
-	ID      string    `json:"id"`
-	Expires time.Time `json:"expires"`
+	ID          string    `json:"id"`
+	Expires     time.Time `json:"expires"`
+	ContactName string    `json:"contact_name,omitempty"` // the pet name whoever accepts gets
 }
 
 // AcceptInvite is the body of POST /api/v1/invites/accept.

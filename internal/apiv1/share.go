@@ -48,6 +48,9 @@ type Incoming struct {
 	Received   time.Time `json:"received"`
 	Subscribed bool      `json:"subscribed"`
 	Versions   int       `json:"versions"` // versions held here
+	// Revoked is when the owner stopped sharing it with us (nothing new
+	// can be fetched; what was fetched stays); absent while shared.
+	Revoked *time.Time `json:"revoked,omitempty"`
 }
 
 // Subscribe is POST /api/v1/subscriptions: keep a MiMei shared with us up

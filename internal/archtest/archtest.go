@@ -26,7 +26,7 @@ type Package struct {
 // edges are the packages at the edge of the system: network, HTTP, the
 // composition root and their harnesses. Everything else under internal/ is
 // domain or storage.
-var edges = []string{"p2p", "discovery", "exchange", "httpapi", "apiclient", "webui", "webdav", "node", "nodetest", "archtest"}
+var edges = []string{"p2p", "discovery", "httpapi", "apibackend", "apiclient", "webui", "webdav", "node", "nodetest", "archtest"}
 
 func internal(name string) string { return Module + "/internal/" + name }
 

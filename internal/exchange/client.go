@@ -11,12 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/peer-node/peer/internal/blockstore"
 	"github.com/peer-node/peer/internal/cid"
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // Request says what Fetch fetches.
@@ -58,11 +55,11 @@ type Progress struct {
 
 // Result says what Fetch did.
 type Result struct {
-	Fetched     int             // blocks fetched from providers
-	Skipped     int             // blocks already in the local store (their links were still walked)
-	Bytes       int64           // bytes fetched
-	PerProvider map[peer.ID]int // blocks fetched from each provider
-	Bad         int             // blocks that did not match their CID (each dropped its provider)
+	Fetched     int                    // blocks fetched from providers
+	Skipped     int                    // blocks already in the local store (their links were still walked)
+	Bytes       int64                  // bytes fetched
+	PerProvider map[netport.PeerID]int // blocks fetched from each provider
+	Bad         int                    // blocks that did not match their CID (each dropped its provider)
 }
 
 // Default and maximum window.
@@ -88,7 +85,7 @@ var errDone = errors.New("exchange: fetch done")
 // A block that every remaining provider answered missing or denied fails
 // the fetch with ErrUnavailable; running out of providers fails it with
 // ErrNoProviders. On error the Result still counts what was done.
-func Fetch(ctx context.Context, h host.Host, local blockstore.Store, req Request, providers []peer.ID) (Result, error) {
+func Fetch(ctx context.Context, h netport.Network, local blockstore.Store, req Request, providers []netport.PeerID) (Result, error) {
 	if len(req.MiMei) > MaxMiMei {
 		return Result{}, fmt.Errorf("exchange: MiMei of %d bytes, limit %d", len(req.MiMei), MaxMiMei)
 	}
@@ -104,14 +101,14 @@ func Fetch(ctx context.Context, h host.Host, local blockstore.Store, req Request
 	f := &fetcher{
 		ctx: fctx, cancel: cancel, h: h, local: local, req: req,
 		seen:   map[cid.CID]struct{}{},
-		failed: map[cid.CID]map[peer.ID]uint8{},
-		live:   map[peer.ID]bool{},
-		outN:   map[peer.ID]int{},
+		failed: map[cid.CID]map[netport.PeerID]uint8{},
+		live:   map[netport.PeerID]bool{},
+		outN:   map[netport.PeerID]int{},
 		wake:   make(chan struct{}),
-		res:    Result{PerProvider: map[peer.ID]int{}},
+		res:    Result{PerProvider: map[netport.PeerID]int{}},
 	}
 	for _, p := range providers {
-		if p != h.ID() && p != "" {
+		if p != h.Self() && p != "" {
 			f.live[p] = true
 		}
 	}
@@ -153,17 +150,17 @@ func Fetch(ctx context.Context, h host.Host, local blockstore.Store, req Request
 type fetcher struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	h      host.Host
+	h      netport.Network
 	local  blockstore.Store
 	req    Request
 
 	mu     sync.Mutex
 	seen   map[cid.CID]struct{}
-	queue  []cid.CID                     // waiting for a provider
-	failed map[cid.CID]map[peer.ID]uint8 // providers that answered missing or denied
-	live   map[peer.ID]bool              // providers still in use
-	outN   map[peer.ID]int               // blocks each provider was asked and had not sent, when it last took work
-	open   int                           // seen but not done: queued, outstanding or being walked
+	queue  []cid.CID                            // waiting for a provider
+	failed map[cid.CID]map[netport.PeerID]uint8 // providers that answered missing or denied
+	live   map[netport.PeerID]bool              // providers still in use
+	outN   map[netport.PeerID]int               // blocks each provider was asked and had not sent, when it last took work
+	open   int                                  // seen but not done: queued, outstanding or being walked
 	known  int
 	wake   chan struct{} // closed and replaced whenever the queue grows
 	res    Result
@@ -248,7 +245,7 @@ func (f *fetcher) wakeLocked() {
 
 // done records a finished block: fetched from p (n bytes), or found
 // locally when p is empty. Its children must be registered first.
-func (f *fetcher) done(c cid.CID, p peer.ID, n int) {
+func (f *fetcher) done(c cid.CID, p netport.PeerID, n int) {
 	f.mu.Lock()
 	if p == "" {
 		f.res.Skipped++
@@ -288,7 +285,7 @@ func (f *fetcher) failLocked(err error) { f.cancel(err) }
 // everywhere, divided by the live providers), so that the first provider
 // to ask does not take a whole window of a small fetch while the others
 // idle; faster providers still take more, by coming back sooner.
-func (f *fetcher) take(p peer.ID, n, mine int) ([]cid.CID, <-chan struct{}) {
+func (f *fetcher) take(p netport.PeerID, n, mine int) ([]cid.CID, <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n = min(n, MaxWantCIDs)
@@ -330,12 +327,12 @@ func (f *fetcher) requeueLocked(cs []cid.CID) {
 
 // refused records that p answered c with status (missing or denied) and
 // fails the fetch if no live provider is left to ask.
-func (f *fetcher) refused(p peer.ID, c cid.CID, status uint8) {
+func (f *fetcher) refused(p netport.PeerID, c cid.CID, status uint8) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := f.failed[c]
 	if m == nil {
-		m = map[peer.ID]uint8{}
+		m = map[netport.PeerID]uint8{}
 		f.failed[c] = m
 	}
 	m[p] = status
@@ -369,7 +366,7 @@ func (f *fetcher) checkLocked(c cid.CID) bool {
 
 // drop stops using p: its outstanding CIDs go back to the queue, and the
 // fetch fails if what is left cannot be fetched.
-func (f *fetcher) drop(p peer.ID, outstanding []cid.CID, cause error) {
+func (f *fetcher) drop(p netport.PeerID, outstanding []cid.CID, cause error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.live, p)
@@ -410,7 +407,7 @@ type fetched struct {
 }
 
 // run fetches from p until the fetch ends or p is dropped.
-func (f *fetcher) run(p peer.ID) {
+func (f *fetcher) run(p netport.PeerID) {
 	// pctx ends when the fetch ends or p is dropped; its cause is then why.
 	pctx, pcancel := context.WithCancelCause(f.ctx)
 	defer pcancel(nil)
@@ -449,7 +446,7 @@ func (f *fetcher) run(p peer.ID) {
 // store verifies a block read from p and stores it, then walks its links.
 // It says false if the block was not stored because p sent a bad block
 // (this one or an earlier one) or the fetch ended.
-func (f *fetcher) store(pctx context.Context, drop context.CancelCauseFunc, p peer.ID, j fetched) bool {
+func (f *fetcher) store(pctx context.Context, drop context.CancelCauseFunc, p netport.PeerID, j fetched) bool {
 	defer putBuf(j.buf)
 	if pctx.Err() != nil {
 		return false
@@ -492,8 +489,8 @@ func (f *fetcher) store(pctx context.Context, drop context.CancelCauseFunc, p pe
 
 // serve keeps p's window full from the shared queue and hands the blocks
 // p sends to the workers, until pctx ends or p fails.
-func (f *fetcher) serve(pctx context.Context, p peer.ID, out *[]cid.CID, jobs chan<- fetched) (err error) {
-	var st network.Stream
+func (f *fetcher) serve(pctx context.Context, p netport.PeerID, out *[]cid.CID, jobs chan<- fetched) (err error) {
+	var st netport.Stream
 	var r *bufio.Reader
 	var w *bufio.Writer
 	defer func() {
@@ -518,7 +515,7 @@ func (f *fetcher) serve(pctx context.Context, p peer.ID, out *[]cid.CID, jobs ch
 		if len(batch) > 0 {
 			*out = append(*out, batch...)
 			if st == nil {
-				st, err = f.h.NewStream(network.WithAllowLimitedConn(pctx, "exchange"), p, ProtoBlocks)
+				st, err = f.h.NewStream(netport.AllowLimited(pctx, "exchange"), p, ProtoBlocks)
 				if err != nil {
 					st = nil
 					return fmt.Errorf("exchange: opening stream to %s: %w", p, err)

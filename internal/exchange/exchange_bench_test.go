@@ -2,6 +2,8 @@ package exchange
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,7 +19,57 @@ import (
 	"github.com/peer-node/peer/internal/blockstore/memstore"
 	"github.com/peer-node/peer/internal/blockstore/packstore"
 	"github.com/peer-node/peer/internal/kv/pebblekv"
+	"github.com/peer-node/peer/internal/netport"
+	"github.com/peer-node/peer/internal/p2p"
 )
+
+// The benchmarks run on real libp2p over loopback TCP, through the node's
+// host (internal/p2p): Fetch and the Server use its network port
+// (Host.Port), the raw-stream reference its libp2p host (Host.Host).
+
+// newBenchHost starts a loopback host (TCP only, DHT and mDNS off),
+// closed when the benchmark ends.
+func newBenchHost(b *testing.B) *p2p.Host {
+	b.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := p2p.New(b.Context(), key, p2p.Options{
+		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		DHT:         "off",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	return h
+}
+
+// benchProvider is a loopback host serving blocks.
+type benchProvider struct {
+	h   *p2p.Host
+	id  netport.PeerID
+	srv *Server
+}
+
+// newBenchProvider starts a host serving store to everyone and connects
+// client to it.
+func newBenchProvider(b *testing.B, client *p2p.Host, store blockstore.Getter, cfg ServerConfig) *benchProvider {
+	b.Helper()
+	h := newBenchHost(b)
+	if cfg.Authorize == nil {
+		cfg.Authorize = allowAll
+	}
+	srv := NewServer(h.Port(), store, cfg)
+	b.Cleanup(func() { srv.Close() })
+	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Second)
+	defer cancel()
+	if err := client.Connect(ctx, peer.AddrInfo{ID: h.ID(), Addrs: h.Host().Network().ListenAddresses()}); err != nil {
+		b.Fatal(err)
+	}
+	return &benchProvider{h: h, id: h.Port().Self(), srv: srv}
+}
 
 // benchMiB is the amount each benchmark moves: PEER_BENCH_EXCHANGE_MB,
 // default 256.
@@ -86,13 +138,13 @@ func openPackstore(b *testing.B) *packstore.Store {
 
 func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
 
-func fetchOnce(b *testing.B, client host.Host, d *dag, ids []peer.ID) time.Duration {
+func fetchOnce(b *testing.B, client *p2p.Host, d *dag, ids []netport.PeerID) time.Duration {
 	return fetchInto(b, memstore.New(), client, d, ids)
 }
 
-func fetchInto(b *testing.B, local blockstore.Store, client host.Host, d *dag, ids []peer.ID) time.Duration {
+func fetchInto(b *testing.B, local blockstore.Store, client *p2p.Host, d *dag, ids []netport.PeerID) time.Duration {
 	start := time.Now()
-	res, err := Fetch(context.Background(), client, local, d.request(), ids)
+	res, err := Fetch(context.Background(), client.Port(), local, d.request(), ids)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,7 +155,8 @@ func fetchInto(b *testing.B, local blockstore.Store, client host.Host, d *dag, i
 	return el
 }
 
-// BenchmarkFetch fetches S MiB of 1 MiB blocks over loopback libp2p and
+// BenchmarkFetch fetches S MiB of 1 MiB blocks over loopback libp2p (TCP)
+// through the network port and
 // compares it with one raw stream carrying S MiB in the same run
 // (ratio-vs-raw); sub-benchmark providers-3-vs-1 compares three providers
 // with one (speedup).
@@ -113,16 +166,16 @@ func BenchmarkFetch(b *testing.B) {
 	store := d.store(b)
 
 	b.Run("vs-raw", func(b *testing.B) {
-		client := newHost(b)
-		p := newProvider(b, client, store, ServerConfig{})
+		client := newBenchHost(b)
+		p := newBenchProvider(b, client, store, ServerConfig{})
 		b.SetBytes(d.bytes)
 		var fetchT time.Duration
 		var raw float64
 		b.ResetTimer()
 		for range b.N {
-			fetchT += fetchOnce(b, client, d, []peer.ID{p.h.ID()})
+			fetchT += fetchOnce(b, client, d, []netport.PeerID{p.id})
 			b.StopTimer()
-			raw += rawThroughput(b, client, p.h, mib)
+			raw += rawThroughput(b, client.Host(), p.h.Host(), mib)
 			b.StartTimer()
 		}
 		fetch := mbps(d.bytes*int64(b.N), fetchT)
@@ -136,8 +189,8 @@ func BenchmarkFetch(b *testing.B) {
 	// directory, its index in Pebble, flushed in the timed part) instead of
 	// a memory store.
 	b.Run("vs-raw-packstore", func(b *testing.B) {
-		client := newHost(b)
-		p := newProvider(b, client, store, ServerConfig{})
+		client := newBenchHost(b)
+		p := newBenchProvider(b, client, store, ServerConfig{})
 		b.SetBytes(d.bytes)
 		var fetchT time.Duration
 		var raw float64
@@ -145,14 +198,14 @@ func BenchmarkFetch(b *testing.B) {
 		for range b.N {
 			local := openPackstore(b)
 			start := time.Now()
-			fetchInto(b, local, client, d, []peer.ID{p.h.ID()})
+			fetchInto(b, local, client, d, []netport.PeerID{p.id})
 			if err := local.Flush(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 			fetchT += time.Since(start)
 			b.StopTimer()
 			local.Close()
-			raw += rawThroughput(b, client, p.h, mib)
+			raw += rawThroughput(b, client.Host(), p.h.Host(), mib)
 			b.StartTimer()
 		}
 		fetch := mbps(d.bytes*int64(b.N), fetchT)
@@ -169,11 +222,11 @@ func BenchmarkFetch(b *testing.B) {
 	// process measure only how the 2 cores are shared (one provider
 	// already saturates them), not what a second provider adds.
 	b.Run("providers-3-vs-1", func(b *testing.B) {
-		client := newHost(b)
+		client := newBenchHost(b)
 		uplink := int64(benchUplinkMB()) << 20
-		var ids []peer.ID
+		var ids []netport.PeerID
 		for range 3 {
-			ids = append(ids, newProvider(b, client, store, ServerConfig{RateBytesPerSec: uplink}).h.ID())
+			ids = append(ids, newBenchProvider(b, client, store, ServerConfig{RateBytesPerSec: uplink}).id)
 		}
 		b.SetBytes(d.bytes)
 		var one, three time.Duration

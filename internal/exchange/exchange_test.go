@@ -12,34 +12,32 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/peer-node/peer/internal/blockstore"
 	"github.com/peer-node/peer/internal/blockstore/memstore"
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/codec"
+	"github.com/peer-node/peer/internal/netport"
+	"github.com/peer-node/peer/internal/netport/memnet"
 )
 
-func newHost(t testing.TB) host.Host {
+// The unit tests run on an in-memory network (memnet); the benchmarks
+// (exchange_bench_test.go) on loopback libp2p.
+
+// newNet returns an in-memory network closed when the test ends (after
+// the servers, which are closed by cleanups registered later).
+func newNet(t testing.TB) *memnet.Net {
 	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
+	n := memnet.New()
+	t.Cleanup(n.Close)
+	return n
 }
 
-func connect(t testing.TB, a, b host.Host) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
+// nodeSeq makes node names unique.
+var nodeSeq atomic.Int64
+
+// newNode adds a node named after prefix to n.
+func newNode(n *memnet.Net, prefix string) *memnet.Node {
+	return n.Node(netport.PeerID(fmt.Sprintf("%s-%d", prefix, nodeSeq.Add(1))))
 }
 
 // dag is a root block (dag-cbor: the list of its children's CIDs) over
@@ -120,24 +118,26 @@ func (d *dag) checkAll(t testing.TB, local blockstore.Getter) {
 	}
 }
 
-func allowAll(peer.ID, string, cid.CID) error { return nil }
+func allowAll(netport.PeerID, string, cid.CID) error { return nil }
 
-// provider is a host serving blocks.
+// provider is a node of a memnet serving blocks.
 type provider struct {
-	h   host.Host
-	srv *Server
+	node *memnet.Node
+	id   netport.PeerID
+	srv  *Server
 }
 
-func newProvider(t testing.TB, client host.Host, store blockstore.Getter, cfg ServerConfig) *provider {
+// newProvider adds a node to n serving store (cfg.Authorize nil: allow
+// everything). Nodes connect on their first stream.
+func newProvider(t testing.TB, n *memnet.Net, store blockstore.Getter, cfg ServerConfig) *provider {
 	t.Helper()
-	h := newHost(t)
+	node := newNode(n, "provider")
 	if cfg.Authorize == nil {
 		cfg.Authorize = allowAll
 	}
-	srv := NewServer(h, store, cfg)
+	srv := NewServer(node, store, cfg)
 	t.Cleanup(func() { srv.Close() })
-	connect(t, client, h)
-	return &provider{h: h, srv: srv}
+	return &provider{node: node, id: node.Self(), srv: srv}
 }
 
 func ctxT(t testing.TB) context.Context {
@@ -148,8 +148,9 @@ func ctxT(t testing.TB) context.Context {
 
 func TestFetchDAG(t *testing.T) {
 	d := makeDAG(t, 500, 4<<10)
-	client := newHost(t)
-	p := newProvider(t, client, d.store(t), ServerConfig{})
+	net := newNet(t)
+	client := newNode(net, "client")
+	p := newProvider(t, net, d.store(t), ServerConfig{})
 	local := memstore.New()
 	var last Progress
 	req := d.request()
@@ -159,13 +160,13 @@ func TestFetchDAG(t *testing.T) {
 		}
 		last = pr
 	}
-	res, err := Fetch(ctxT(t), client, local, req, []peer.ID{p.h.ID()})
+	res, err := Fetch(ctxT(t), client, local, req, []netport.PeerID{p.id})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.checkAll(t, local)
 	n := len(d.blocks)
-	if res.Fetched != n || res.Skipped != 0 || res.Bytes != d.bytes || res.PerProvider[p.h.ID()] != n || res.Bad != 0 {
+	if res.Fetched != n || res.Skipped != 0 || res.Bytes != d.bytes || res.PerProvider[p.id] != n || res.Bad != 0 {
 		t.Fatalf("result %+v, want %d blocks, %d bytes", res, n, d.bytes)
 	}
 	if last.Done != n || last.Known != n || last.Bytes != d.bytes {
@@ -185,10 +186,11 @@ func TestFetchDAG(t *testing.T) {
 
 func TestFetchSpreadsOverProviders(t *testing.T) {
 	d := makeDAG(t, 500, 16<<10)
-	client := newHost(t)
-	var ids []peer.ID
+	net := newNet(t)
+	client := newNode(net, "client")
+	var ids []netport.PeerID
 	for range 3 {
-		ids = append(ids, newProvider(t, client, d.store(t), ServerConfig{}).h.ID())
+		ids = append(ids, newProvider(t, net, d.store(t), ServerConfig{}).id)
 	}
 	local := memstore.New()
 	req := d.request()
@@ -212,13 +214,13 @@ func TestFetchSpreadsOverProviders(t *testing.T) {
 
 func TestFetchUnavailable(t *testing.T) {
 	d := makeDAG(t, 20, 100)
-	deny := func(peer.ID, string, cid.CID) error { return errors.New("no") }
+	deny := func(netport.PeerID, string, cid.CID) error { return errors.New("no") }
 	onlyRoot := memstore.New()
 	onlyRoot.Put(context.Background(), d.root, d.blocks[d.root])
 	for _, tc := range []struct {
 		name      string
 		store     blockstore.Getter
-		authorize func(peer.ID, string, cid.CID) error
+		authorize func(netport.PeerID, string, cid.CID) error
 		denied    bool
 	}{
 		{"denied", d.store(t), deny, true},
@@ -226,12 +228,11 @@ func TestFetchUnavailable(t *testing.T) {
 		{"missing", onlyRoot, allowAll, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client := newHost(t)
-			h := newHost(t)
+			net := newNet(t)
+			client, h := newNode(net, "client"), newNode(net, "provider")
 			srv := NewServer(h, tc.store, ServerConfig{Authorize: tc.authorize})
 			defer srv.Close()
-			connect(t, client, h)
-			_, err := Fetch(ctxT(t), client, memstore.New(), d.request(), []peer.ID{h.ID()})
+			_, err := Fetch(ctxT(t), client, memstore.New(), d.request(), []netport.PeerID{h.Self()})
 			if !errors.Is(err, ErrUnavailable) {
 				t.Fatalf("got %v, want ErrUnavailable", err)
 			}
@@ -307,19 +308,20 @@ func TestFetchBadBlockComesFromAnother(t *testing.T) {
 					leaves = append(leaves, c)
 				}
 			}
-			client := newHost(t)
+			net := newNet(t)
+			client := newNode(net, "client")
 			bad := &corruptGetter{Getter: d.store(t), called: make(chan struct{})}
-			badP := newProvider(t, client, bad, ServerConfig{})
+			badP := newProvider(t, net, bad, ServerConfig{})
 			// The honest provider waits until the liar has been asked, so the
 			// liar surely gets work.
-			good := newProvider(t, client, gatedGetter{Getter: d.store(t), open: bad.called}, ServerConfig{})
+			good := newProvider(t, net, gatedGetter{Getter: d.store(t), open: bad.called}, ServerConfig{})
 			local := tc.local()
 			req := Request{Roots: leaves, Window: 1, Verify: tc.verify}
-			res, err := Fetch(ctxT(t), client, local, req, []peer.ID{badP.h.ID(), good.h.ID()})
+			res, err := Fetch(ctxT(t), client, local, req, []netport.PeerID{badP.id, good.id})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Bad != 1 || res.PerProvider[badP.h.ID()] != 0 || res.PerProvider[good.h.ID()] != len(leaves) {
+			if res.Bad != 1 || res.PerProvider[badP.id] != 0 || res.PerProvider[good.id] != len(leaves) {
 				t.Fatalf("result %+v", res)
 			}
 			for _, c := range leaves {
@@ -349,25 +351,26 @@ func (g *triggerGetter) Get(ctx context.Context, c cid.CID) ([]byte, error) {
 
 func TestFetchSurvivesProviderClosing(t *testing.T) {
 	d := makeDAG(t, 500, 8<<10)
-	client := newHost(t)
-	a := newProvider(t, client, d.store(t), ServerConfig{})
+	net := newNet(t)
+	client := newNode(net, "client")
+	a := newProvider(t, net, d.store(t), ServerConfig{})
 	closed := make(chan struct{})
-	var bh host.Host
-	trig := &triggerGetter{Getter: d.store(t), n: 10, fn: func() { bh.Close(); close(closed) }}
-	b := newProvider(t, client, trig, ServerConfig{})
-	bh = b.h
-	// a serves the root but holds the leaves until b's host has closed, so
-	// b surely is mid-transfer then.
+	var bn *memnet.Node
+	trig := &triggerGetter{Getter: d.store(t), n: 10, fn: func() { bn.Close(); close(closed) }}
+	b := newProvider(t, net, trig, ServerConfig{})
+	bn = b.node
+	// a serves the root but holds the leaves until b's node has closed (its
+	// streams reset, itself unreachable), so b surely is mid-transfer then.
 	a.srv.store = gatedGetter{Getter: a.srv.store, open: closed, except: d.root}
 	local := memstore.New()
 	req := d.request()
 	req.Window = 16
-	res, err := Fetch(ctxT(t), client, local, req, []peer.ID{a.h.ID(), b.h.ID()})
+	res, err := Fetch(ctxT(t), client, local, req, []netport.PeerID{a.id, b.id})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.checkAll(t, local)
-	if trig.calls.Load() < 10 || res.PerProvider[a.h.ID()] == 0 {
+	if trig.calls.Load() < 10 || res.PerProvider[a.id] == 0 {
 		t.Fatalf("b asked %d times; result %+v", trig.calls.Load(), res)
 	}
 }
@@ -375,8 +378,9 @@ func TestFetchSurvivesProviderClosing(t *testing.T) {
 func TestFetchResumes(t *testing.T) {
 	d := makeDAG(t, 500, 4<<10)
 	n := len(d.blocks)
-	client := newHost(t)
-	p := newProvider(t, client, d.store(t), ServerConfig{})
+	net := newNet(t)
+	client := newNode(net, "client")
+	p := newProvider(t, net, d.store(t), ServerConfig{})
 	local := memstore.New()
 	ctx, cancel := context.WithCancel(ctxT(t))
 	req := d.request()
@@ -386,12 +390,12 @@ func TestFetchResumes(t *testing.T) {
 			cancel()
 		}
 	}
-	first, err := Fetch(ctx, client, local, req, []peer.ID{p.h.ID()})
+	first, err := Fetch(ctx, client, local, req, []netport.PeerID{p.id})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("first fetch: %+v, %v", first, err)
 	}
 	req.Progress = nil
-	second, err := Fetch(ctxT(t), client, local, req, []peer.ID{p.h.ID()})
+	second, err := Fetch(ctxT(t), client, local, req, []netport.PeerID{p.id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,8 +411,9 @@ func TestFetchResumes(t *testing.T) {
 
 func TestServerResetsMalformedStreams(t *testing.T) {
 	d := makeDAG(t, 10, 100)
-	client := newHost(t)
-	p := newProvider(t, client, d.store(t), ServerConfig{})
+	net := newNet(t)
+	client := newNode(net, "client")
+	p := newProvider(t, net, d.store(t), ServerConfig{})
 	badWant, _ := codec.Marshal(&Want{MiMei: "m"})
 	for _, tc := range []struct {
 		name string
@@ -423,7 +428,7 @@ func TestServerResetsMalformedStreams(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := p.srv.Stats().BadRequests
-			st, err := client.NewStream(ctxT(t), p.h.ID(), ProtoBlocks)
+			st, err := client.NewStream(ctxT(t), p.id, ProtoBlocks)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -446,7 +451,7 @@ func TestServerResetsMalformedStreams(t *testing.T) {
 	}
 	// The server still serves.
 	local := memstore.New()
-	if _, err := Fetch(ctxT(t), client, local, d.request(), []peer.ID{p.h.ID()}); err != nil {
+	if _, err := Fetch(ctxT(t), client, local, d.request(), []netport.PeerID{p.id}); err != nil {
 		t.Fatal(err)
 	}
 	d.checkAll(t, local)
@@ -454,11 +459,12 @@ func TestServerResetsMalformedStreams(t *testing.T) {
 
 func TestServerLimitsStreamsPerPeer(t *testing.T) {
 	d := makeDAG(t, 1, 100)
-	client := newHost(t)
-	p := newProvider(t, client, d.store(t), ServerConfig{MaxStreamsPerPeer: 1})
+	net := newNet(t)
+	client := newNode(net, "client")
+	p := newProvider(t, net, d.store(t), ServerConfig{MaxStreamsPerPeer: 1})
 	want := &Want{CIDs: [][]byte{d.root.Bytes()}}
-	open := func() (network.Stream, error) {
-		st, err := client.NewStream(ctxT(t), p.h.ID(), ProtoBlocks)
+	open := func() (netport.Stream, error) {
+		st, err := client.NewStream(ctxT(t), p.id, ProtoBlocks)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -490,14 +496,15 @@ func TestServerRateLimitSharedByStreams(t *testing.T) {
 			both.Put(context.Background(), c, b)
 		}
 	}
-	client := newHost(t)
-	p := newProvider(t, client, both, ServerConfig{RateBytesPerSec: rate})
+	net := newNet(t)
+	client := newNode(net, "client")
+	p := newProvider(t, net, both, ServerConfig{RateBytesPerSec: rate})
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for _, d := range []*dag{d1, d2} {
 		wg.Go(func() {
-			_, err := Fetch(ctxT(t), client, memstore.New(), d.request(), []peer.ID{p.h.ID()})
+			_, err := Fetch(ctxT(t), client, memstore.New(), d.request(), []netport.PeerID{p.id})
 			errs <- err
 		})
 	}
@@ -525,11 +532,12 @@ func TestServerRateLimitSharedByStreams(t *testing.T) {
 func TestServerIdleTimeoutSparesWaitingClient(t *testing.T) {
 	const rate = 256 << 10
 	d := makeDAG(t, 8, 64<<10)
-	client := newHost(t)
-	p := newProvider(t, client, d.store(t), ServerConfig{RateBytesPerSec: rate, IdleTimeout: 200 * time.Millisecond})
+	net := newNet(t)
+	client := newNode(net, "client")
+	p := newProvider(t, net, d.store(t), ServerConfig{RateBytesPerSec: rate, IdleTimeout: 200 * time.Millisecond})
 	local := memstore.New()
 	start := time.Now()
-	if _, err := Fetch(ctxT(t), client, local, d.request(), []peer.ID{p.h.ID()}); err != nil {
+	if _, err := Fetch(ctxT(t), client, local, d.request(), []netport.PeerID{p.id}); err != nil {
 		t.Fatal(err)
 	}
 	d.checkAll(t, local)
@@ -557,15 +565,75 @@ func TestBucket(t *testing.T) {
 
 func TestFetchNoProviders(t *testing.T) {
 	d := makeDAG(t, 1, 10)
-	client := newHost(t)
+	net := newNet(t)
+	client := newNode(net, "client")
 	if _, err := Fetch(ctxT(t), client, memstore.New(), d.request(), nil); !errors.Is(err, ErrNoProviders) {
 		t.Fatalf("got %v", err)
 	}
 	// A provider that does not exist: dropped, then none is left.
-	other := newHost(t)
-	id := other.ID()
+	other := newNode(net, "gone")
+	id := other.Self()
 	other.Close()
-	if _, err := Fetch(ctxT(t), client, memstore.New(), d.request(), []peer.ID{id}); !errors.Is(err, ErrNoProviders) {
+	if _, err := Fetch(ctxT(t), client, memstore.New(), d.request(), []netport.PeerID{id}); !errors.Is(err, ErrNoProviders) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A provider behind a slow link takes less of the work than a fast one:
+// with a small window, providers take work as they answer.
+func TestFetchFasterProviderTakesMore(t *testing.T) {
+	d := makeDAG(t, 100, 16<<10)
+	net := newNet(t)
+	client := newNode(net, "client")
+	fast := newProvider(t, net, d.store(t), ServerConfig{})
+	slow := newProvider(t, net, d.store(t), ServerConfig{})
+	net.SetBandwidth(client.Self(), slow.id, 128<<10) // 8 blocks a second
+	local := memstore.New()
+	req := d.request()
+	req.Window = 4
+	res, err := Fetch(ctxT(t), client, local, req, []netport.PeerID{fast.id, slow.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.checkAll(t, local)
+	if f, s := res.PerProvider[fast.id], res.PerProvider[slow.id]; f < 2*s || f+s != len(d.blocks) {
+		t.Fatalf("fast served %d, slow %d, of %d", f, s, len(d.blocks))
+	}
+	t.Logf("per provider: %v", res.PerProvider)
+}
+
+// A fetch cut off by a partition fails with ErrNoProviders; once the
+// network heals, fetching again fetches only the rest.
+func TestFetchAfterPartitionHeals(t *testing.T) {
+	d := makeDAG(t, 500, 4<<10)
+	n := len(d.blocks)
+	net := newNet(t)
+	client := newNode(net, "client")
+	p := newProvider(t, net, d.store(t), ServerConfig{})
+	local := memstore.New()
+	req := d.request()
+	req.Window = 16
+	var once sync.Once
+	req.Progress = func(pr Progress) {
+		if pr.Done >= n/2 {
+			once.Do(func() { net.Partition([]netport.PeerID{client.Self()}, []netport.PeerID{p.id}) })
+		}
+	}
+	first, err := Fetch(ctxT(t), client, local, req, []netport.PeerID{p.id})
+	if !errors.Is(err, ErrNoProviders) || !errors.Is(err, netport.ErrReset) && !errors.Is(err, netport.ErrUnreachable) {
+		t.Fatalf("first fetch: %+v, %v", first, err)
+	}
+	if client.Connected(p.id) {
+		t.Fatal("still connected across the partition")
+	}
+	net.Heal()
+	req.Progress = nil
+	second, err := Fetch(ctxT(t), client, local, req, []netport.PeerID{p.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.checkAll(t, local)
+	if second.Skipped < first.Fetched || second.Fetched+second.Skipped != n || second.Fetched == 0 {
+		t.Fatalf("first %+v, second %+v", first, second)
 	}
 }

@@ -1,4 +1,4 @@
-// Package exchange moves blocks between peers over libp2p streams: the
+// Package exchange moves blocks between peers over streams of the network port: the
 // block exchange protocol /peer/blocks/1.0.0 (see wire.go and
 // docs/exchange.md).
 //
@@ -10,8 +10,8 @@
 // provider, verifies every block against its CID before storing it, and
 // moves work away from providers that fail, lie or lack a block.
 //
-// exchange is an edge package: it uses the libp2p host; only the
-// composition root (internal/node) and tests import it.
+// exchange reaches the network only through the port (internal/netport), so
+// capabilities may use it; it never imports libp2p.
 package exchange
 
 import (
@@ -24,12 +24,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/peer-node/peer/internal/blockstore"
 	"github.com/peer-node/peer/internal/cid"
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // ServerConfig configures a Server. The zero value serves nothing (every
@@ -37,7 +34,7 @@ import (
 type ServerConfig struct {
 	// Authorize says whether remote may have block c of object mimei; a
 	// non-nil error denies that block. Nil denies everything.
-	Authorize func(remote peer.ID, mimei string, c cid.CID) error
+	Authorize func(remote netport.PeerID, mimei string, c cid.CID) error
 	// RateBytesPerSec limits the block bytes sent to each remote peer, over
 	// all its streams together. 0: unlimited.
 	RateBytesPerSec int64
@@ -71,7 +68,7 @@ type Stats struct {
 
 // Server serves blocks on a host.
 type Server struct {
-	h     host.Host
+	h     netport.Network
 	store blockstore.Getter
 	rel   Releaser // store's, if it has one
 	cfg   ServerConfig
@@ -82,8 +79,8 @@ type Server struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	peers   map[peer.ID]*peerState
-	streams map[network.Stream]struct{}
+	peers   map[netport.PeerID]*peerState
+	streams map[netport.Stream]struct{}
 	closed  bool
 
 	blocks, bytes, denied, missing, accepted, rejected, badReqs atomic.Int64
@@ -96,7 +93,7 @@ type peerState struct {
 }
 
 // NewServer registers the block exchange handler on h, serving from store.
-func NewServer(h host.Host, store blockstore.Getter, cfg ServerConfig) *Server {
+func NewServer(h netport.Network, store blockstore.Getter, cfg ServerConfig) *Server {
 	if cfg.MaxStreamsPerPeer <= 0 {
 		cfg.MaxStreamsPerPeer = 8
 	}
@@ -112,16 +109,16 @@ func NewServer(h host.Host, store blockstore.Getter, cfg ServerConfig) *Server {
 	}
 	rel, _ := store.(Releaser)
 	s := &Server{h: h, store: store, rel: rel, cfg: cfg, log: log,
-		peers: map[peer.ID]*peerState{}, streams: map[network.Stream]struct{}{}}
+		peers: map[netport.PeerID]*peerState{}, streams: map[netport.Stream]struct{}{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	h.SetStreamHandler(ProtoBlocks, s.handle)
+	h.Handle(ProtoBlocks, s.handle)
 	return s
 }
 
 // Close removes the handler, resets the streams being served and waits for
 // their handlers to return.
 func (s *Server) Close() error {
-	s.h.RemoveStreamHandler(ProtoBlocks)
+	s.h.Handle(ProtoBlocks, nil)
 	s.cancel()
 	s.mu.Lock()
 	s.closed = true
@@ -148,8 +145,8 @@ func (s *Server) Stats() Stats {
 
 // admit registers a stream, or says no when the server is closed or the
 // peer has too many.
-func (s *Server) admit(st network.Stream) (*peerState, bool) {
-	remote := st.Conn().RemotePeer()
+func (s *Server) admit(st netport.Stream) (*peerState, bool) {
+	remote := st.Remote()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -172,8 +169,8 @@ func (s *Server) admit(st network.Stream) (*peerState, bool) {
 	return ps, true
 }
 
-func (s *Server) release(st network.Stream) {
-	remote := st.Conn().RemotePeer()
+func (s *Server) release(st netport.Stream) {
+	remote := st.Remote()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.streams, st)
@@ -194,7 +191,7 @@ const serveAhead = 1
 // loads their blocks (Authorize, then Get, which hashes the block) while a
 // writer sends the blocks already loaded, so loading block n+1 overlaps
 // sending block n.
-func (s *Server) handle(st network.Stream) {
+func (s *Server) handle(st netport.Stream) {
 	ps, ok := s.admit(st)
 	if !ok {
 		s.rejected.Add(1)
@@ -203,7 +200,7 @@ func (s *Server) handle(st network.Stream) {
 	}
 	defer s.release(st)
 	s.accepted.Add(1)
-	sw := &streamWriter{s: s, st: st, ps: ps, remote: st.Conn().RemotePeer(),
+	sw := &streamWriter{s: s, st: st, ps: ps, remote: st.Remote(),
 		w:      bufio.NewWriterSize(st, 64<<10),
 		blocks: make(chan Block, serveAhead),
 		failed: make(chan struct{}),
@@ -237,7 +234,7 @@ func (s *Server) read(sw *streamWriter) bool {
 			if err == io.EOF {
 				return true
 			}
-			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, network.ErrReset) {
+			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, netport.ErrReset) {
 				select {
 				case <-sw.failed: // the writer reset the stream
 				default:
@@ -273,7 +270,7 @@ func (s *Server) releaseBlock(blk *Block) {
 }
 
 // load answers one CID of a Want. It fails only when the server closes.
-func (s *Server) load(remote peer.ID, mimei string, raw []byte) (Block, error) {
+func (s *Server) load(remote netport.PeerID, mimei string, raw []byte) (Block, error) {
 	c, _ := cid.Cast(raw) // checked by ParseWant
 	blk := Block{CID: raw, Status: StatusOK}
 	if s.cfg.Authorize == nil || s.cfg.Authorize(remote, mimei, c) != nil {
@@ -299,9 +296,9 @@ func (s *Server) load(remote peer.ID, mimei string, raw []byte) (Block, error) {
 // streamWriter writes the blocks of one stream, in the order loaded.
 type streamWriter struct {
 	s      *Server
-	st     network.Stream
+	st     netport.Stream
 	ps     *peerState
-	remote peer.ID
+	remote netport.PeerID
 	w      *bufio.Writer
 	blocks chan Block
 	failed chan struct{} // closed when writing fails

@@ -11,12 +11,13 @@ import (
 	"github.com/peer-node/peer/internal/blockstore/bufpool"
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/codec"
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // ProtoBlocks is the protocol ID of the block exchange. The version is in
 // the ID: an incompatible change to the messages gets a new ID, and
 // multistream negotiation picks one both sides speak.
-const ProtoBlocks = "/peer/blocks/1.0.0"
+const ProtoBlocks netport.ProtocolID = "/peer/blocks/1.0.0"
 
 // Wire limits. Readers check them before allocating or decoding.
 const (

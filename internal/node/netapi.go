@@ -3,19 +3,17 @@ package node
 import (
 	"context"
 	"errors"
-	"slices"
 	"sort"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/peer-node/peer/internal/apibackend"
 	"github.com/peer-node/peer/internal/apiv1"
 	"github.com/peer-node/peer/internal/config"
 	"github.com/peer-node/peer/internal/contacts"
 	"github.com/peer-node/peer/internal/discovery"
 	"github.com/peer-node/peer/internal/httpapi"
-	"github.com/peer-node/peer/internal/idrecord"
 	"github.com/peer-node/peer/internal/p2p"
 )
 
@@ -25,35 +23,7 @@ type netAPI struct{ n *Node }
 
 var _ httpapi.NetBackend = (*netAPI)(nil)
 
-// netError maps domain errors to API errors.
-func netError(err error) error {
-	var he *httpapi.Error
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &he):
-		return err
-	case errors.Is(err, errBadTarget), errors.Is(err, contacts.ErrBadName), errors.Is(err, contacts.ErrBadPersona), errors.Is(err, contacts.ErrBadPeerID), errors.Is(err, contacts.ErrTooMany):
-		return httpapi.NetErrorf(apiv1.CodeBadRequest, "%v", err)
-	case errors.Is(err, errBlockedTarget), errors.Is(err, p2p.ErrBlocked):
-		return httpapi.NetErrorf(apiv1.CodeBlocked, "%v", err)
-	case errors.Is(err, discovery.ErrNotFound), errors.Is(err, idrecord.ErrExpired):
-		return httpapi.NetErrorf(apiv1.CodeNotFoundPeer, "%v", err)
-	case errors.Is(err, discovery.ErrUnreachable), errors.Is(err, errInviteRefused), errors.Is(err, context.DeadlineExceeded):
-		return httpapi.NetErrorf(apiv1.CodeUnreachable, "%v", err)
-	case errors.Is(err, contacts.ErrInviteExpired):
-		return httpapi.NetErrorf(apiv1.CodeInviteExpired, "%v", err)
-	case errors.Is(err, contacts.ErrInviteUsed):
-		return httpapi.NetErrorf(apiv1.CodeInviteUsed, "%v", err)
-	case errors.Is(err, contacts.ErrBadInvite), errors.Is(err, contacts.ErrInviteUnknown):
-		return httpapi.NetErrorf(apiv1.CodeBadInvite, "%v", err)
-	case errors.Is(err, contacts.ErrNotFound), errors.Is(err, contacts.ErrNotBlocked):
-		return httpapi.NetErrorf(apiv1.CodeNotFound, "%v", err)
-	case errors.Is(err, contacts.ErrExists), errors.Is(err, contacts.ErrNameTaken):
-		return httpapi.NetErrorf(apiv1.CodeConflict, "%v", err)
-	}
-	return err
-}
+var netError = apibackend.NetError
 
 func (a *netAPI) svc() (*netSvc, error) {
 	if a.n.net == nil {
@@ -79,9 +49,7 @@ func (a *netAPI) Net(ctx context.Context) (apiv1.NetStatus, error) {
 			LastPeer: st.HolePunch.LastPeer, LastError: st.HolePunch.LastError, Last: st.HolePunch.Last,
 		},
 	}
-	s.mu.Lock()
-	out.Published, out.PublishError = s.published, s.publishErr
-	s.mu.Unlock()
+	out.Published, out.PublishError = s.pub.Status()
 	out.Conns = a.conns(s, st.Conns)
 	for _, c := range out.Conns {
 		if c.Relayed {
@@ -102,7 +70,7 @@ func nonNil(s []string) []string {
 
 func (a *netAPI) conns(s *netSvc, cs []p2p.ConnInfo) []apiv1.Conn {
 	names := map[string]string{}
-	if list, err := s.contacts.List(); err == nil {
+	if list, err := a.n.contacts.List(); err == nil {
 		for _, c := range list {
 			names[c.Persona] = c.Name
 		}
@@ -140,7 +108,7 @@ func (a *netAPI) Ping(ctx context.Context, target string) (apiv1.PingResult, err
 		// The connection may be dead without libp2p knowing yet (a relay
 		// on the path went away; QUIC notices only after its idle
 		// timeout): drop it, find the target again and try once more.
-		s.dropPath(ctx, id)
+		s.host.DropPath(ctx, id)
 		id2, persona2, source2, err2 := s.resolveTarget(ctx, target)
 		if err2 == nil {
 			id, persona, source = id2, persona2, source2
@@ -151,7 +119,7 @@ func (a *netAPI) Ping(ctx context.Context, target string) (apiv1.PingResult, err
 		return apiv1.PingResult{}, netError(errors.Join(discovery.ErrUnreachable, err))
 	}
 	return apiv1.PingResult{PeerID: id.String(), Persona: persona, RTTMs: float64(rtt.Microseconds()) / 1000,
-		Relayed: s.relayedTo(id), Source: source}, nil
+		Relayed: s.host.RelayedTo(id), Source: source}, nil
 }
 
 // pingTimeout bounds one round trip: a live peer answers well within it,
@@ -164,32 +132,6 @@ func (s *netSvc) pingOnce(ctx context.Context, id peer.ID) (time.Duration, error
 	return s.host.Ping(ctx, id)
 }
 
-// relayCheckTimeout bounds the ping that checks whether a relay is alive.
-const relayCheckTimeout = 3 * time.Second
-
-// dropPath closes our connections to id, after a ping over them went
-// unanswered, and the connections to every relay they went through that no
-// longer answers either (a relay that died is noticed by QUIC only after
-// its idle timeout; until then dials through it would hang).
-func (s *netSvc) dropPath(ctx context.Context, id peer.ID) {
-	nw := s.host.Host().Network()
-	var relays []peer.ID
-	for _, c := range nw.ConnsToPeer(id) {
-		if r, ok := p2p.RelayPeer(c.RemoteMultiaddr()); ok && !slices.Contains(relays, r) {
-			relays = append(relays, r)
-		}
-	}
-	_ = nw.ClosePeer(id)
-	for _, r := range relays {
-		rctx, cancel := context.WithTimeout(ctx, relayCheckTimeout)
-		if _, err := s.host.Ping(rctx, r); err != nil && ctx.Err() == nil {
-			s.n.log.Info("relay does not answer; dropping our connections to it", "relay", r, "err", err)
-			_ = nw.ClosePeer(r)
-		}
-		cancel()
-	}
-}
-
 func (a *netAPI) Connect(ctx context.Context, target string) (apiv1.ConnectResult, error) {
 	s, err := a.svc()
 	if err != nil {
@@ -199,7 +141,7 @@ func (a *netAPI) Connect(ctx context.Context, target string) (apiv1.ConnectResul
 	if err != nil {
 		return apiv1.ConnectResult{}, netError(err)
 	}
-	return apiv1.ConnectResult{PeerID: id.String(), Persona: persona, Relayed: s.relayedTo(id), Source: source}, nil
+	return apiv1.ConnectResult{PeerID: id.String(), Persona: persona, Relayed: s.host.RelayedTo(id), Source: source}, nil
 }
 
 func (a *netAPI) CreateInvite(ctx context.Context, req apiv1.CreateInvite) (apiv1.Invite, error) {
@@ -211,18 +153,12 @@ func (a *netAPI) CreateInvite(ctx context.Context, req apiv1.CreateInvite) (apiv
 	if ttl == 0 {
 		ttl = 24 * time.Hour
 	}
-	name := req.Name
-	if name == "" {
-		if p := a.n.keys.DefaultPersona(); p.Name != "default" {
-			name = p.Name
-		}
-	}
-	inv, err := s.createInvite(ttl, name)
+	inv, err := s.contactSvc().CreateInvite(contacts.InviteOptions{TTL: ttl, Name: req.Name, ContactName: req.ContactName})
 	if err != nil {
 		return apiv1.Invite{}, netError(err)
 	}
 	id := ""
-	if pend, err := s.contacts.CheckInvite(inv.Secret); err == nil {
+	if pend, err := a.n.contacts.CheckInvite(inv.Secret); err == nil {
 		id = pend.ID
 	}
 	return apiv1.Invite{ID: id, Link: inv.String(), Expires: inv.Expires.UTC()}, nil
@@ -249,7 +185,7 @@ func (a *netAPI) AcceptInvite(ctx context.Context, req apiv1.AcceptInvite) (apiv
 	if err != nil {
 		return apiv1.Contact{}, err
 	}
-	c, err := s.acceptInvite(ctx, req.Link, req.Name)
+	c, err := s.contactSvc().Accept(ctx, req.Link, req.Name)
 	if err != nil {
 		return apiv1.Contact{}, netError(err)
 	}
@@ -263,11 +199,7 @@ func (a *netAPI) wireContact(c contacts.Contact) apiv1.Contact {
 		out.LastSeen = time.Time{}
 	}
 	if s := a.n.net; s != nil {
-		for _, d := range c.Devices {
-			if id, err := peer.Decode(d); err == nil && s.host.Host().Network().Connectedness(id) == network.Connected {
-				out.Online = true
-			}
-		}
+		out.Online = s.contactSvc().Online(c)
 	}
 	return out
 }
@@ -345,11 +277,10 @@ func (a *netAPI) Devices(ctx context.Context) ([]apiv1.OwnDevice, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []apiv1.OwnDevice{{PeerID: a.n.deviceID, Name: "this device", This: true, Online: true, Addrs: s.advertised(8)}}
-	for _, d := range s.ownDevices() {
+	out := []apiv1.OwnDevice{{PeerID: a.n.deviceID, Name: "this device", This: true, Online: true, Addrs: s.host.Advertised(8)}}
+	for _, d := range s.devices.List() {
 		out = append(out, apiv1.OwnDevice{
-			PeerID: d.PeerID.String(), Name: d.Name, Added: d.Added.UTC(), Addrs: d.Addrs,
-			Online: s.host.Host().Network().Connectedness(d.PeerID) == network.Connected,
+			PeerID: d.PeerID.String(), Name: d.Name, Added: d.Added.UTC(), Addrs: d.Addrs, Online: s.port.Connected(d.PeerID),
 		})
 	}
 	return out, nil
@@ -360,7 +291,7 @@ func (a *netAPI) PairDevice(ctx context.Context, req apiv1.PairDevice) (apiv1.Pa
 	if err != nil {
 		return apiv1.PairCode{}, err
 	}
-	c, err := s.createPairing(time.Duration(req.TTLSeconds) * time.Second)
+	c, err := s.devices.CreatePairing(time.Duration(req.TTLSeconds) * time.Second)
 	if err != nil {
 		return apiv1.PairCode{}, netError(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peer-node/peer/internal/apibackend"
 	"github.com/peer-node/peer/internal/blockstore/packstore"
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/config"
@@ -33,7 +34,7 @@ import (
 	"github.com/peer-node/peer/internal/kv/pebblekv"
 	"github.com/peer-node/peer/internal/mimei"
 	"github.com/peer-node/peer/internal/p2p"
-	"github.com/peer-node/peer/internal/version"
+	"github.com/peer-node/peer/internal/share"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -81,8 +82,9 @@ type Node struct {
 	blocks   *packstore.Store
 	mimei    *mimei.Store
 	contacts *contacts.Store
-	share    *shareSvc
-	net      *netSvc // nil when network.enabled = false
+	share    *share.Service
+	flows    *share.Flows // nil when network.enabled = false
+	net      *netSvc      // nil when network.enabled = false
 	bus      *events.Bus
 	reg      *prometheus.Registry
 	srv      *http.Server
@@ -302,9 +304,18 @@ func (n *Node) openKeys(opts Options) error {
 }
 
 func (n *Node) serveAPI() error {
+	var afterBackup func(mimei.ID, uint64)
+	if n.flows != nil {
+		afterBackup = n.flows.AfterBackup
+	}
 	api, err := httpapi.New(httpapi.Options{
-		Token: n.token, MaxBodyBytes: n.cfg.API.MaxBodyBytes, Backend: &backend{n: n}, Store: &storeAPI{n: n}, Net: &netAPI{n: n}, Share: &shareAPI{n: n},
-		Bus: n.bus, Registry: n.reg, Logger: n.log, Console: n.consoleBackend(),
+		Token: n.token, MaxBodyBytes: n.cfg.API.MaxBodyBytes,
+		Backend: &apibackend.Identity{Keys: n.keys, Device: n.deviceID, APIURL: n.APIURL, Started: n.started, DataDir: n.dir, Log: n.log},
+		Store:   &apibackend.Store{MiMei: n.mimei, Keys: n.keys, AfterBackup: afterBackup, StoreDir: filepath.Join(n.dir, StoreDir)},
+		Net:     &netAPI{n: n},
+		Share:   &apibackend.Share{Service: n.share, Flows: n.flows, Contacts: n.contacts, MiMei: n.mimei},
+		Console: apibackend.OpenConsole(n.store, n.log),
+		Bus:     n.bus, Registry: n.reg, Logger: n.log,
 	})
 	if err != nil {
 		return err
@@ -382,8 +393,8 @@ func (n *Node) Close() error {
 			}
 			cancel()
 		}
-		if n.share != nil {
-			n.share.close()
+		if n.flows != nil {
+			errs = append(errs, n.flows.Close())
 		}
 		if n.net != nil {
 			errs = append(errs, n.net.close())
@@ -421,9 +432,6 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, hopts))
 }
 
-// versionString is the version the API reports.
-func versionString() string { return version.String() }
-
 // openMiMei opens the block store (pack files under blocks/, their index in
 // the shared embedded store) and the MiMei store over both.
 func (n *Node) openMiMei() (err error) {
@@ -443,27 +451,11 @@ func (n *Node) openMiMei() (err error) {
 			if n.share == nil {
 				return nil
 			}
-			return n.share.svc.MarkBlocks(ctx, fn)
+			return n.share.MarkBlocks(ctx, fn)
 		},
 	})
 	return err
 }
 
-func (n *Node) storePath() string { return filepath.Join(n.dir, StoreDir) }
-
 // MiMei is the node's MiMei store (for in-process tests and tools).
 func (n *Node) MiMei() *mimei.Store { return n.mimei }
-
-// dirSize sums the sizes of the regular files under dir.
-func dirSize(dir string) int64 {
-	var total int64
-	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				total += fi.Size()
-			}
-		}
-		return nil
-	})
-	return total
-}

@@ -6,9 +6,11 @@
 // offered to us, what we subscribe to, who subscribes to ours, the cache of
 // public MiMei and the access log.
 //
-// It does not touch the network: the node carries the messages of
-// docs/sharing-protocol.md and the blocks of docs/exchange.md, and calls
-// into this package to answer and to store. See docs/sharing.md.
+// Service holds that state and those rules; Flows (flows.go) is the
+// capability on the network: it serves and asks the messages of
+// docs/sharing-protocol.md and moves blocks with the exchange of
+// docs/exchange.md, reaching other devices only through the network port
+// (internal/netport). See docs/sharing.md.
 package share
 
 import (

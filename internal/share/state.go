@@ -3,6 +3,7 @@ package share
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,12 +20,14 @@ func subKey(id mimei.ID) []byte                  { return key([]byte("sh/s/"), i
 func subscriberKey(id mimei.ID, p string) []byte { return key([]byte("sh/sub/"), id[:], []byte(p)) }
 func subscriberPrefix(id mimei.ID) []byte        { return key([]byte("sh/sub/"), id[:]) }
 func cacheKey(id mimei.ID) []byte                { return key([]byte("sh/c/"), id[:]) }
+func revokedKey(id mimei.ID) []byte              { return key([]byte("sh/rv/"), id[:]) }
 
 // Incoming is a MiMei someone shared with us ("shared with me").
 type Incoming struct {
 	Offer
 	From     string // the owner's persona
 	Received time.Time
+	Revoked  time.Time // when the owner took our access away (zero: it did not)
 }
 
 type incomingWire struct {
@@ -54,7 +57,10 @@ func (s *Service) AddOffer(o *Offer, from string) (Incoming, error) {
 	if err != nil {
 		return in, err
 	}
-	if err := s.kv.Set(offerKey(o.MiMei), enc); err != nil {
+	b := s.kv.NewBatch()
+	_ = b.Set(offerKey(o.MiMei), enc)
+	_ = b.Delete(revokedKey(o.MiMei)) // shared with us again
+	if err := b.Commit(); err != nil {
 		return in, err
 	}
 	s.event("share.offered", map[string]any{"mimei": mimei.ID(o.MiMei).String(), "from": from, "write": o.Write})
@@ -81,8 +87,52 @@ func (s *Service) SharedWithMe() ([]Incoming, error) {
 	if err := it.Close(); err != nil {
 		return nil, err
 	}
+	for i := range out {
+		if b, err := s.kv.Get(revokedKey(out[i].MiMei)); err == nil && len(b) == 8 {
+			out[i].Revoked = time.UnixMilli(int64(binary.BigEndian.Uint64(b))).UTC()
+		}
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Received.After(out[j].Received) })
 	return out, nil
+}
+
+// ErrRevoked: the owner took our access to the MiMei away.
+var ErrRevoked = errors.New("the owner stopped sharing this MiMei with you")
+
+// Revoke records that from, the owner of id who offered it to us, took our
+// access away: the subscription ends (nothing new can be fetched) and the
+// offer shows the revocation. What was fetched stays. A persona that is
+// not id's owner is refused.
+func (s *Service) Revoke(id mimei.ID, from string) error {
+	owner := ""
+	if in, ok, err := s.Incoming(id); err != nil {
+		return err
+	} else if ok {
+		owner = in.From
+	}
+	sub, subscribed, err := s.Subscription(id)
+	if err != nil {
+		return err
+	}
+	if owner == "" && subscribed {
+		owner = sub.Owner
+	}
+	if owner == "" {
+		return nil // nothing of it here
+	}
+	if from == "" || from != owner {
+		return fmt.Errorf("%w: only the owner revokes", ErrNotOwner)
+	}
+	b := s.kv.NewBatch()
+	_ = b.Set(revokedKey(id), binary.BigEndian.AppendUint64(nil, uint64(s.now().UnixMilli())))
+	if subscribed {
+		_ = b.Delete(subKey(id))
+	}
+	if err := b.Commit(); err != nil {
+		return err
+	}
+	s.event("share.revoked", map[string]any{"mimei": id.String(), "from": from})
+	return nil
 }
 
 // Incoming returns the offer received for id.

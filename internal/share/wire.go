@@ -95,6 +95,7 @@ const (
 	KindUnsubscribe Kind = 6 // stop those notifications
 	KindList        Kind = 7 // own devices only: list the persona's MiMei from index Epoch on (payload answer: an OwnList)
 	KindPush        Kind = 8 // a writer's device: Payload is an encoded Head of a version it made; the owner fetches it
+	KindRevoke      Kind = 9 // the owner's device: the asking persona may no longer read MiMei
 )
 
 // String returns the name of k.
@@ -116,6 +117,8 @@ func (k Kind) String() string {
 		return "list"
 	case KindPush:
 		return "push"
+	case KindRevoke:
+		return "revoke"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -453,7 +456,7 @@ func checkFormatIs(what string, b []byte, want uint16) error {
 
 func checkRequest(q *Request) error {
 	switch {
-	case q.Kind < KindCatalog || q.Kind > KindPush:
+	case q.Kind < KindCatalog || q.Kind > KindRevoke:
 		return malformed("request %s", q.Kind)
 	case len(q.Payload) > MaxRequestPayload:
 		return malformed("request payload of %d bytes, limit %d", len(q.Payload), MaxRequestPayload)
