@@ -34,14 +34,18 @@ func (a *app) putCmd() *cobra.Command {
 		Long: `Upload a local file, a local directory or standard input ("-") into a
 MiMei's file space.
 
-A file goes to DEST (default: its base name at the root; a DEST ending in
-"/" gets the base name appended), keeping its modification time.
+A file goes to DEST (default: its base name at the root), keeping its
+modification time. A DEST ending in "/" is a directory: the file goes into
+it under its base name, and the directory is made if missing ("peer put m
+notes.txt docs/" makes /docs/notes.txt). Otherwise DEST's directory must
+exist, unless -p is given.
 
 A directory is streamed as a tar archive of its regular files and
-subdirectories (symbolic links and special files are skipped with a warning)
-and DEST is the directory its contents go into (default: its base name at
-the root): "peer put m photos" makes /photos, "peer put m photos
-albums/2024" fills /albums/2024, "peer put m photos /" fills the root.
+subdirectories (symbolic links and special files are skipped: the first few
+are named, then counted) and DEST is the directory its contents go into
+(default: its base name at the root): "peer put m photos" makes /photos,
+"peer put m photos albums/2024" fills /albums/2024, "peer put m photos /"
+fills the root.
 
 Standard input ("-") needs DEST.`,
 		Args: cobra.RangeArgs(2, 3),
@@ -64,7 +68,7 @@ Standard input ("-") needs DEST.`,
 				fi, err := c.PutFile(ctx(), mid, remotePath(dest), readerWith(a.stdin, p), -1, opts)
 				p.finish()
 				if err != nil {
-					return err
+					return putError(c, mid, remotePath(dest), opts.Parents, err)
 				}
 				return a.printPut(fi)
 			}
@@ -82,6 +86,7 @@ Standard input ("-") needs DEST.`,
 				dest = base
 			case strings.HasSuffix(dest, "/") && !st.IsDir():
 				dest += base
+				opts.Parents = true // DEST names a directory: make it if need be
 			}
 			dest = remotePath(dest)
 			switch {
@@ -102,7 +107,7 @@ Standard input ("-") needs DEST.`,
 			fi, err := c.PutFile(ctx(), mid, dest, readerWith(f, p), st.Size(), opts)
 			p.finish()
 			if err != nil {
-				return err
+				return putError(c, mid, dest, opts.Parents, err)
 			}
 			return a.printPut(fi)
 		},
@@ -110,6 +115,32 @@ Standard input ("-") needs DEST.`,
 	cmd.Flags().StringVar(&mimeType, "mime", "", "media type of the file (default: guessed by the node from the name)")
 	cmd.Flags().BoolVarP(&parents, "parents", "p", false, "create missing parent directories")
 	return cmd
+}
+
+// putError explains a failed upload of a file to dest: a missing directory
+// (without -p) or a directory in the way are said with what to type
+// instead; other errors are returned as they are.
+func putError(c *apiclient.Client, mid, dest string, parents bool, err error) error {
+	var e *apiclient.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	dir := path.Dir(dest)
+	switch {
+	case e.Code == apiv1.CodeIsDir:
+		return fmt.Errorf("/%s is a directory in %s: give %s/ as DEST to put the file into it", dest, mid, dest)
+	case e.Code != apiv1.CodeNotFound || parents || dir == ".":
+		return err
+	}
+	// Not found: the MiMei, or DEST's directory? Ask, to say which.
+	if _, serr := c.Stat(ctx(), mid, "", ""); serr != nil {
+		return err
+	}
+	var se *apiclient.Error
+	if _, serr := c.Stat(ctx(), mid, "", dir); !errors.As(serr, &se) || se.Code != apiv1.CodeNotFound {
+		return err
+	}
+	return fmt.Errorf("%s has no directory /%s: give -p to make it (peer put -p %s …), or end DEST with / to put the file into a directory made for it", mid, dir, mid)
 }
 
 func (a *app) printPut(fi apiv1.FileInfo) error {

@@ -421,3 +421,37 @@ func TestGetCorruptFile(t *testing.T) {
 	}
 	c.fails(cid, "get", m, "big.bin", "-")
 }
+
+// TestPutIntoDirectory: a DEST ending in "/" is a directory, made if
+// missing (the README's "peer put $M notes.txt docs/"); a missing
+// directory without -p, and a directory where a file was named, are
+// errors that say what to type.
+func TestPutIntoDirectory(t *testing.T) {
+	c := newCLI(t)
+	m := c.mimei()
+	src := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(src, []byte("my notes"), 0o644)
+
+	if out := c.ok("put", m, src, "docs/"); out != "docs/notes.txt  8 B\n" {
+		t.Fatalf("put into docs/: %q", out)
+	}
+	if got := c.ok("get", m, "docs/notes.txt", "-"); got != "my notes" {
+		t.Fatalf("docs/notes.txt holds %q", got)
+	}
+	c.ok("put", m, src, "a/b/c/") // deeper: every missing directory is made
+	c.ok("stat", m, "a/b/c/notes.txt")
+	c.ok("put", m, src, "docs/") // into an existing directory as well
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"put", m, src, "missing/notes.txt"}, "has no directory /missing: give -p to make it"},
+		{[]string{"put", m, "-", "missing/in.txt"}, "has no directory /missing: give -p"},
+		{[]string{"put", m, src, "docs"}, "/docs is a directory in " + m + ": give docs/ as DEST"},
+	} {
+		c.fails(tc.want, tc.args...)
+	}
+	c.fails("no MiMei", "put", "mnotthere", src, "x/y.txt") // an unknown MiMei is said as such, not as a directory
+	c.ok("put", m, src, "missing/notes.txt", "-p")
+}
