@@ -155,22 +155,23 @@ func (a *app) printPut(fi apiv1.FileInfo) error {
 var errImportEnded = errors.New("the import request ended")
 
 // putDir streams dir as a tar archive into the MiMei under dest.
+// The progress bar counts the bytes of the files read into the archive,
+// of the sum of their sizes: the figure the closing line gives.
 func (a *app) putDir(c *apiclient.Client, mid, dir, dest string) error {
-	var p *progress
-	if !a.jsonOut && isTerminal(a.stderr) {
-		p = a.newProgress(filepath.Base(dir)+"/", tarSize(dir))
-	}
+	p := a.newProgress(filepath.Base(dir)+"/", fileBytes(dir))
+	skipped := newSkipNotes(a.stderr, p)
 	pr, pw := io.Pipe()
 	walked := make(chan error, 1)
 	go func() {
-		err := writeTar(pw, dir, a.stderr)
+		err := writeTar(pw, dir, p, skipped)
 		pw.CloseWithError(err)
 		walked <- err
 	}()
-	res, err := c.Import(ctx(), mid, dest, readerWith(pr, p))
+	res, err := c.Import(ctx(), mid, dest, pr)
 	pr.CloseWithError(errImportEnded) // unblocks the writer if the node answered early
 	walkErr := <-walked
 	p.finish()
+	skipped.finish()
 	var apiErr *apiclient.Error
 	switch {
 	case errors.As(err, &apiErr):
@@ -183,22 +184,23 @@ func (a *app) putDir(c *apiclient.Client, mid, dir, dest string) error {
 	if a.jsonOut {
 		return a.printJSON(res)
 	}
-	where := "/" + dest
-	fmt.Fprintf(a.stdout, "%s  %d files, %d directories, %s\n", where, res.Files, res.Dirs, fmtBytes(res.Bytes))
+	line := fmt.Sprintf("/%s  %s, %s, %s", dest, quantity(res.Files, "file"), quantity(res.Dirs, "directory"), fmtBytes(res.Bytes))
+	if s := skipped.summary(); s != "" {
+		line += "; " + s
+	}
+	fmt.Fprintln(a.stdout, line)
 	return nil
 }
 
-// tarSize estimates the bytes of the archive writeTar makes of dir (exact
-// but for long or non-ASCII names), for a progress bar.
-func tarSize(dir string) int64 {
-	total := int64(1024) // the two zero blocks that end an archive
+// fileBytes sums the sizes of the regular files beneath dir: what
+// writeTar will read of them, for a progress bar.
+func fileBytes(dir string) int64 {
+	var total int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || !(d.IsDir() || d.Type().IsRegular()) {
-			return nil
-		}
-		total += 512
-		if info, err := d.Info(); err == nil && !d.IsDir() {
-			total += (info.Size() + 511) / 512 * 512
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
 		}
 		return nil
 	})
@@ -206,9 +208,10 @@ func tarSize(dir string) int64 {
 }
 
 // writeTar writes the regular files and directories beneath dir to w as
-// a tar archive, with names relative to dir. What it skips (symbolic links,
-// devices, sockets) it names on warn.
-func writeTar(w io.Writer, dir string, warn io.Writer) error {
+// a tar archive, with names relative to dir. It counts the bytes of the
+// files it reads on p and reports what it skips (symbolic links, devices,
+// sockets) to skipped; either may be nil.
+func writeTar(w io.Writer, dir string, p *progress, skipped *skipNotes) error {
 	// Headers and small files are many small writes; batch them so the
 	// pipe to the upload is not a goroutine hand-off per 512 bytes.
 	bw := bufio.NewWriterSize(w, 256<<10)
@@ -239,14 +242,14 @@ func writeTar(w io.Writer, dir string, warn io.Writer) error {
 			if err := tw.WriteHeader(hdr); err != nil {
 				return err
 			}
-			if _, err := io.CopyN(tw, f, hdr.Size); err != nil {
+			if _, err := io.CopyN(tw, readerWith(f, p), hdr.Size); err != nil {
 				return fmt.Errorf("%s: %w (did it change while being sent?)", name, err)
 			}
 			return nil
 		case info.Mode()&fs.ModeSymlink != 0:
-			fmt.Fprintf(warn, "peer: skipping symbolic link %s\n", name)
+			skipped.skip("symbolic link", name, "")
 		default:
-			fmt.Fprintf(warn, "peer: skipping %s: not a regular file or directory\n", name)
+			skipped.skip("special file", name, "not a regular file or directory")
 		}
 		return nil
 	})

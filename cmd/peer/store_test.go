@@ -22,6 +22,7 @@ type cli struct {
 	t     *testing.T
 	dir   string
 	store *httpapitest.Store
+	tty   bool // standard error is taken for a terminal: progress is drawn
 }
 
 func newCLI(t *testing.T) *cli {
@@ -47,6 +48,9 @@ func newCLI(t *testing.T) *cli {
 func (c *cli) run(stdin string, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
 	a := &app{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, environ: []string{"PEER_DATA=" + c.dir}}
+	if c.tty {
+		a.stderrTTY = func() bool { return true }
+	}
 	root := a.root()
 	root.SetArgs(args)
 	err := root.Execute()
@@ -192,7 +196,7 @@ func TestPutDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(errOut, "skipping symbolic link") || !strings.Contains(out, "2 files, 2 directories") {
+	if !strings.Contains(errOut, "skipping symbolic link") || !strings.Contains(out, "2 files, 2 directories, 2.9 KiB; 1 symbolic link skipped") {
 		t.Fatalf("put dir: stdout %q stderr %q", out, errOut)
 	}
 	if ls := c.ok("ls", m, "photos/2024"); ls != "b.jpg\nempty/\n" {
