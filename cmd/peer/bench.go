@@ -273,7 +273,7 @@ func (a *app) benchStore(ctx context.Context, o benchOpts) error {
 	}
 	say("bench: importing %d small files", o.files)
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeTar(pw, small, io.Discard)) }()
+	go func() { pw.CloseWithError(writeTar(pw, small, nil, nil)) }()
 	start = time.Now()
 	res, err := c.Import(ctx, m.ID, "small", pr)
 	pr.Close()

@@ -34,14 +34,18 @@ func (a *app) putCmd() *cobra.Command {
 		Long: `Upload a local file, a local directory or standard input ("-") into a
 MiMei's file space.
 
-A file goes to DEST (default: its base name at the root; a DEST ending in
-"/" gets the base name appended), keeping its modification time.
+A file goes to DEST (default: its base name at the root), keeping its
+modification time. A DEST ending in "/" is a directory: the file goes into
+it under its base name, and the directory is made if missing ("peer put m
+notes.txt docs/" makes /docs/notes.txt). Otherwise DEST's directory must
+exist, unless -p is given.
 
 A directory is streamed as a tar archive of its regular files and
-subdirectories (symbolic links and special files are skipped with a warning)
-and DEST is the directory its contents go into (default: its base name at
-the root): "peer put m photos" makes /photos, "peer put m photos
-albums/2024" fills /albums/2024, "peer put m photos /" fills the root.
+subdirectories (symbolic links and special files are skipped: the first few
+are named, then counted) and DEST is the directory its contents go into
+(default: its base name at the root): "peer put m photos" makes /photos,
+"peer put m photos albums/2024" fills /albums/2024, "peer put m photos /"
+fills the root.
 
 Standard input ("-") needs DEST.`,
 		Args: cobra.RangeArgs(2, 3),
@@ -64,7 +68,7 @@ Standard input ("-") needs DEST.`,
 				fi, err := c.PutFile(ctx(), mid, remotePath(dest), readerWith(a.stdin, p), -1, opts)
 				p.finish()
 				if err != nil {
-					return err
+					return putError(c, mid, remotePath(dest), opts.Parents, err)
 				}
 				return a.printPut(fi)
 			}
@@ -82,6 +86,7 @@ Standard input ("-") needs DEST.`,
 				dest = base
 			case strings.HasSuffix(dest, "/") && !st.IsDir():
 				dest += base
+				opts.Parents = true // DEST names a directory: make it if need be
 			}
 			dest = remotePath(dest)
 			switch {
@@ -102,7 +107,7 @@ Standard input ("-") needs DEST.`,
 			fi, err := c.PutFile(ctx(), mid, dest, readerWith(f, p), st.Size(), opts)
 			p.finish()
 			if err != nil {
-				return err
+				return putError(c, mid, dest, opts.Parents, err)
 			}
 			return a.printPut(fi)
 		},
@@ -110,6 +115,32 @@ Standard input ("-") needs DEST.`,
 	cmd.Flags().StringVar(&mimeType, "mime", "", "media type of the file (default: guessed by the node from the name)")
 	cmd.Flags().BoolVarP(&parents, "parents", "p", false, "create missing parent directories")
 	return cmd
+}
+
+// putError explains a failed upload of a file to dest: a missing directory
+// (without -p) or a directory in the way are said with what to type
+// instead; other errors are returned as they are.
+func putError(c *apiclient.Client, mid, dest string, parents bool, err error) error {
+	var e *apiclient.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	dir := path.Dir(dest)
+	switch {
+	case e.Code == apiv1.CodeIsDir:
+		return fmt.Errorf("/%s is a directory in %s: give %s/ as DEST to put the file into it", dest, mid, dest)
+	case e.Code != apiv1.CodeNotFound || parents || dir == ".":
+		return err
+	}
+	// Not found: the MiMei, or DEST's directory? Ask, to say which.
+	if _, serr := c.Stat(ctx(), mid, "", ""); serr != nil {
+		return err
+	}
+	var se *apiclient.Error
+	if _, serr := c.Stat(ctx(), mid, "", dir); !errors.As(serr, &se) || se.Code != apiv1.CodeNotFound {
+		return err
+	}
+	return fmt.Errorf("%s has no directory /%s: give -p to make it (peer put -p %s …), or end DEST with / to put the file into a directory made for it", mid, dir, mid)
 }
 
 func (a *app) printPut(fi apiv1.FileInfo) error {
@@ -124,22 +155,23 @@ func (a *app) printPut(fi apiv1.FileInfo) error {
 var errImportEnded = errors.New("the import request ended")
 
 // putDir streams dir as a tar archive into the MiMei under dest.
+// The progress bar counts the bytes of the files read into the archive,
+// of the sum of their sizes: the figure the closing line gives.
 func (a *app) putDir(c *apiclient.Client, mid, dir, dest string) error {
-	var p *progress
-	if !a.jsonOut && isTerminal(a.stderr) {
-		p = a.newProgress(filepath.Base(dir)+"/", tarSize(dir))
-	}
+	p := a.newProgress(filepath.Base(dir)+"/", fileBytes(dir))
+	skipped := newSkipNotes(a.stderr, p)
 	pr, pw := io.Pipe()
 	walked := make(chan error, 1)
 	go func() {
-		err := writeTar(pw, dir, a.stderr)
+		err := writeTar(pw, dir, p, skipped)
 		pw.CloseWithError(err)
 		walked <- err
 	}()
-	res, err := c.Import(ctx(), mid, dest, readerWith(pr, p))
+	res, err := c.Import(ctx(), mid, dest, pr)
 	pr.CloseWithError(errImportEnded) // unblocks the writer if the node answered early
 	walkErr := <-walked
 	p.finish()
+	skipped.finish()
 	var apiErr *apiclient.Error
 	switch {
 	case errors.As(err, &apiErr):
@@ -152,22 +184,23 @@ func (a *app) putDir(c *apiclient.Client, mid, dir, dest string) error {
 	if a.jsonOut {
 		return a.printJSON(res)
 	}
-	where := "/" + dest
-	fmt.Fprintf(a.stdout, "%s  %d files, %d directories, %s\n", where, res.Files, res.Dirs, fmtBytes(res.Bytes))
+	line := fmt.Sprintf("/%s  %s, %s, %s", dest, quantity(res.Files, "file"), quantity(res.Dirs, "directory"), fmtBytes(res.Bytes))
+	if s := skipped.summary(); s != "" {
+		line += "; " + s
+	}
+	fmt.Fprintln(a.stdout, line)
 	return nil
 }
 
-// tarSize estimates the bytes of the archive writeTar makes of dir (exact
-// but for long or non-ASCII names), for a progress bar.
-func tarSize(dir string) int64 {
-	total := int64(1024) // the two zero blocks that end an archive
+// fileBytes sums the sizes of the regular files beneath dir: what
+// writeTar will read of them, for a progress bar.
+func fileBytes(dir string) int64 {
+	var total int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || !(d.IsDir() || d.Type().IsRegular()) {
-			return nil
-		}
-		total += 512
-		if info, err := d.Info(); err == nil && !d.IsDir() {
-			total += (info.Size() + 511) / 512 * 512
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
 		}
 		return nil
 	})
@@ -175,9 +208,10 @@ func tarSize(dir string) int64 {
 }
 
 // writeTar writes the regular files and directories beneath dir to w as
-// a tar archive, with names relative to dir. What it skips (symbolic links,
-// devices, sockets) it names on warn.
-func writeTar(w io.Writer, dir string, warn io.Writer) error {
+// a tar archive, with names relative to dir. It counts the bytes of the
+// files it reads on p and reports what it skips (symbolic links, devices,
+// sockets) to skipped; either may be nil.
+func writeTar(w io.Writer, dir string, p *progress, skipped *skipNotes) error {
 	// Headers and small files are many small writes; batch them so the
 	// pipe to the upload is not a goroutine hand-off per 512 bytes.
 	bw := bufio.NewWriterSize(w, 256<<10)
@@ -208,14 +242,14 @@ func writeTar(w io.Writer, dir string, warn io.Writer) error {
 			if err := tw.WriteHeader(hdr); err != nil {
 				return err
 			}
-			if _, err := io.CopyN(tw, f, hdr.Size); err != nil {
+			if _, err := io.CopyN(tw, readerWith(f, p), hdr.Size); err != nil {
 				return fmt.Errorf("%s: %w (did it change while being sent?)", name, err)
 			}
 			return nil
 		case info.Mode()&fs.ModeSymlink != 0:
-			fmt.Fprintf(warn, "peer: skipping symbolic link %s\n", name)
+			skipped.skip("symbolic link", name, "")
 		default:
-			fmt.Fprintf(warn, "peer: skipping %s: not a regular file or directory\n", name)
+			skipped.skip("special file", name, "not a regular file or directory")
 		}
 		return nil
 	})

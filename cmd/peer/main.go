@@ -26,6 +26,21 @@ type app struct {
 	environ        []string
 	dataDir        string
 	jsonOut        bool
+	// stderrTTY, if set, says whether standard error is a terminal (tests
+	// set it to see progress); unset, the stream is asked.
+	stderrTTY func() bool
+}
+
+// progressShown is whether progress may be drawn on standard error: it is
+// a terminal and --json is off.
+func (a *app) progressShown() bool {
+	if a.jsonOut {
+		return false
+	}
+	if a.stderrTTY != nil {
+		return a.stderrTTY()
+	}
+	return isTerminal(a.stderr)
 }
 
 func main() {

@@ -56,7 +56,7 @@ func (a *app) printNet(st apiv1.NetStatus) {
 	fmt.Fprintf(tw, "peer id:\t%s\n", st.PeerID)
 	fmt.Fprintf(tw, "reachability:\t%s\n", st.Reachability)
 	fmt.Fprintf(tw, "nat:\t%s\n", st.NATType)
-	fmt.Fprintf(tw, "dht:\t%s mode, %d peers in the routing table\n", orDash(st.DHTMode), st.RoutingTable)
+	fmt.Fprintf(tw, "dht:\t%s mode, %s in the routing table\n", orDash(st.DHTMode), quantity(st.RoutingTable, "peer"))
 	list := func(label string, l []string) {
 		if len(l) == 0 {
 			fmt.Fprintf(tw, "%s:\t-\n", label)
@@ -74,7 +74,7 @@ func (a *app) printNet(st apiv1.NetStatus) {
 	list("advertised", st.Addrs)
 	list("relays", st.Relays)
 	if st.Index {
-		fmt.Fprintf(tw, "index:\tserving, %d entries\n", st.IndexEntries)
+		fmt.Fprintf(tw, "index:\tserving, %s\n", quantity(st.IndexEntries, "entry"))
 	} else {
 		fmt.Fprintln(tw, "index:\tnot serving")
 	}
@@ -244,7 +244,7 @@ a relay. The exit status is 1 if no ping got an answer.`,
 			} else {
 				n := len(results)
 				fmt.Fprintf(a.stdout, "--- %s ping statistics ---\n", target)
-				fmt.Fprintf(a.stdout, "%d pings sent, %d answered, %.0f%% lost\n", sent, n, 100*float64(sent-n)/float64(sent))
+				fmt.Fprintf(a.stdout, "%s sent, %d answered, %.0f%% lost\n", quantity(sent, "ping"), n, 100*float64(sent-n)/float64(sent))
 				if n > 0 {
 					fmt.Fprintf(a.stdout, "rtt min/avg/max = %.1f/%.1f/%.1f ms\n", lo, sum/float64(n), hi)
 				}

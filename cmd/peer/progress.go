@@ -32,7 +32,7 @@ type progress struct {
 // unknown) if standard error is a terminal, --json is off and the transfer
 // is big enough (or of unknown size); nil otherwise.
 func (a *app) newProgress(label string, total int64) *progress {
-	if a.jsonOut || !isTerminal(a.stderr) || (total >= 0 && total < progressMin) {
+	if !a.progressShown() || (total >= 0 && total < progressMin) {
 		return nil
 	}
 	return newProgressTo(a.stderr, label, total, time.Now)
@@ -65,6 +65,20 @@ func (p *progress) finish() {
 	defer p.mu.Unlock()
 	p.draw(p.now())
 	fmt.Fprintln(p.w)
+}
+
+// note prints s on a line of its own above the bar (or alone, with no
+// bar), then redraws the bar.
+func (p *progress) note(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pad := ""
+	if n := p.width - len(s); n > 0 {
+		pad = strings.Repeat(" ", n)
+	}
+	fmt.Fprintf(p.w, "\r%s%s\n", s, pad)
+	p.width = 0
+	p.draw(p.now())
 }
 
 func (p *progress) draw(t time.Time) {

@@ -125,7 +125,7 @@ func (a *app) printSharing(sh apiv1.Sharing) {
 	}
 	fmt.Fprintf(tw, "key epoch:\t%s\n", epoch)
 	fmt.Fprintf(tw, "subscribers:\t%d\n", sh.Subscribers)
-	fmt.Fprintf(tw, "published:\t%d versions\n", sh.Published)
+	fmt.Fprintf(tw, "published:\t%s\n", quantity(sh.Published, "version"))
 	tw.Flush()
 }
 
@@ -256,13 +256,31 @@ func (a *app) printFetched(res apiv1.FetchResult) error {
 		return nil
 	}
 	for _, v := range res.Versions {
-		line := fmt.Sprintf("version %d: %d blocks, %s (%d fetched, %d already here)", v.Version, v.Blocks, fmtBytes(int64(v.Bytes)), v.Fetched, v.Skipped)
+		line := fetchedLine(v)
 		if v.Conflict != "" {
 			line += "; conflict: " + v.Conflict + ` (see "peer branches ` + res.MiMei + `")`
 		}
 		fmt.Fprintln(a.stdout, line)
 	}
 	return nil
+}
+
+// fetchedLine says what a version's fetch brought, with counts that add up:
+// "version 3: 3599 blocks (27.3 MiB) and 4 manifest blocks: 3603 fetched,
+// none already here". The node counts the manifest blocks (the version's
+// list of blocks) among those fetched and already here but not among the
+// version's blocks; the difference is said as such.
+func fetchedLine(v apiv1.Fetched) string {
+	s := fmt.Sprintf("version %d: %s (%s)", v.Version, quantity(v.Blocks, "block"), fmtBytes(int64(v.Bytes)))
+	got := uint64(max(v.Fetched, 0)) + uint64(max(v.Skipped, 0))
+	if got > v.Blocks {
+		s += " and " + quantity(got-v.Blocks, "manifest block")
+	}
+	here := "none"
+	if v.Skipped > 0 {
+		here = fmt.Sprint(v.Skipped)
+	}
+	return fmt.Sprintf("%s: %d fetched, %s already here", s, v.Fetched, here)
 }
 
 func (a *app) unsubscribeCmd() *cobra.Command {
@@ -463,7 +481,7 @@ func nonNil[T any](s []T) []T {
 // stream, on standard error while a subscribe or fetch runs, if that is a
 // terminal and --json is off. The returned stop ends it.
 func (a *app) watchFetch(c *apiclient.Client, mid string) (stop func()) {
-	if a.jsonOut || !isTerminal(a.stderr) {
+	if !a.progressShown() {
 		return func() {}
 	}
 	return watchFetchTo(c, mid, a.stderr)
@@ -520,14 +538,22 @@ type shareEvent struct {
 }
 
 // progress renders a share.progress event, e.g.
-// "version 3  12/40 blocks  1.2 MiB / 4.0 MiB  30%".
+// "version 3  12/40 blocks  1.2 MiB / 4.0 MiB  30%". Total and TotalBytes
+// are the version's blocks and bytes; Done and Bytes may also count the
+// manifest blocks fetched on the way, so they are shown clamped to the
+// totals: never more done than there is, never past 100%. Known (blocks
+// discovered so far) stands in for an unknown Total.
 func (d shareEvent) progress() string {
-	total := max(d.Total, d.Known)
-	s := fmt.Sprintf("version %d  %d/%d blocks  %s", d.Version, min(d.Done, total), total, fmtBytes(d.Bytes))
-	if d.TotalBytes > 0 {
-		s += fmt.Sprintf(" / %s  %3d%%", fmtBytes(d.TotalBytes), min(d.Bytes, d.TotalBytes)*100/d.TotalBytes)
+	total := d.Total
+	if total == 0 {
+		total = d.Known
 	}
-	return s
+	s := fmt.Sprintf("version %d  %d/%d blocks  ", d.Version, min(d.Done, total), total)
+	if d.TotalBytes <= 0 {
+		return s + fmtBytes(d.Bytes)
+	}
+	done := min(max(d.Bytes, 0), d.TotalBytes)
+	return s + fmt.Sprintf("%s / %s  %3d%%", fmtBytes(done), fmtBytes(d.TotalBytes), done*100/d.TotalBytes)
 }
 
 // liveLine is one line of a terminal redrawn in place.

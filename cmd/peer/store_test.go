@@ -22,6 +22,7 @@ type cli struct {
 	t     *testing.T
 	dir   string
 	store *httpapitest.Store
+	tty   bool // standard error is taken for a terminal: progress is drawn
 }
 
 func newCLI(t *testing.T) *cli {
@@ -47,6 +48,9 @@ func newCLI(t *testing.T) *cli {
 func (c *cli) run(stdin string, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
 	a := &app{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, environ: []string{"PEER_DATA=" + c.dir}}
+	if c.tty {
+		a.stderrTTY = func() bool { return true }
+	}
 	root := a.root()
 	root.SetArgs(args)
 	err := root.Execute()
@@ -192,7 +196,7 @@ func TestPutDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(errOut, "skipping symbolic link") || !strings.Contains(out, "2 files, 2 directories") {
+	if !strings.Contains(errOut, "skipping symbolic link") || !strings.Contains(out, "2 files, 2 directories, 2.9 KiB; 1 symbolic link skipped") {
 		t.Fatalf("put dir: stdout %q stderr %q", out, errOut)
 	}
 	if ls := c.ok("ls", m, "photos/2024"); ls != "b.jpg\nempty/\n" {
@@ -420,4 +424,38 @@ func TestGetCorruptFile(t *testing.T) {
 		t.Fatalf("a failed download left %v", left)
 	}
 	c.fails(cid, "get", m, "big.bin", "-")
+}
+
+// TestPutIntoDirectory: a DEST ending in "/" is a directory, made if
+// missing (the README's "peer put $M notes.txt docs/"); a missing
+// directory without -p, and a directory where a file was named, are
+// errors that say what to type.
+func TestPutIntoDirectory(t *testing.T) {
+	c := newCLI(t)
+	m := c.mimei()
+	src := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(src, []byte("my notes"), 0o644)
+
+	if out := c.ok("put", m, src, "docs/"); out != "docs/notes.txt  8 B\n" {
+		t.Fatalf("put into docs/: %q", out)
+	}
+	if got := c.ok("get", m, "docs/notes.txt", "-"); got != "my notes" {
+		t.Fatalf("docs/notes.txt holds %q", got)
+	}
+	c.ok("put", m, src, "a/b/c/") // deeper: every missing directory is made
+	c.ok("stat", m, "a/b/c/notes.txt")
+	c.ok("put", m, src, "docs/") // into an existing directory as well
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"put", m, src, "missing/notes.txt"}, "has no directory /missing: give -p to make it"},
+		{[]string{"put", m, "-", "missing/in.txt"}, "has no directory /missing: give -p"},
+		{[]string{"put", m, src, "docs"}, "/docs is a directory in " + m + ": give docs/ as DEST"},
+	} {
+		c.fails(tc.want, tc.args...)
+	}
+	c.fails("no MiMei", "put", "mnotthere", src, "x/y.txt") // an unknown MiMei is said as such, not as a directory
+	c.ok("put", m, src, "missing/notes.txt", "-p")
 }

@@ -31,7 +31,7 @@ func (a *app) storeCmd() *cobra.Command {
 			fmt.Fprintf(tw, "live:\t%s\n", fmtBytes(s.LiveBytes))
 			fmt.Fprintf(tw, "overhead:\t%s\n", fmtBytes(s.OverheadBytes))
 			fmt.Fprintf(tw, "dead:\t%s\n", fmtBytes(s.DeadBytes))
-			fmt.Fprintf(tw, "on disk:\t%s in %d packs\n", fmtBytes(s.DiskBytes), s.Packs)
+			fmt.Fprintf(tw, "on disk:\t%s in %s\n", fmtBytes(s.DiskBytes), quantity(s.Packs, "pack"))
 			fmt.Fprintf(tw, "index:\t%s\n", fmtBytes(s.IndexBytes))
 			return tw.Flush()
 		},
@@ -53,7 +53,7 @@ func (a *app) storeCmd() *cobra.Command {
 					return err
 				}
 			} else {
-				fmt.Fprintf(a.stdout, "checked %d blocks (%s)\n", r.Checked, fmtBytes(r.Bytes))
+				fmt.Fprintf(a.stdout, "checked %s (%s)\n", quantity(r.Checked, "block"), fmtBytes(r.Bytes))
 			}
 			if r.OK {
 				if !a.jsonOut {
@@ -62,7 +62,7 @@ func (a *app) storeCmd() *cobra.Command {
 				return nil
 			}
 			var b strings.Builder
-			fmt.Fprintf(&b, "the store is damaged: %d bad blocks, %d missing blocks", len(r.Problems), len(r.Missing))
+			fmt.Fprintf(&b, "the store is damaged: %s bad, %s missing", quantity(len(r.Problems), "block"), quantity(len(r.Missing), "block"))
 			for _, p := range r.Problems {
 				fmt.Fprintf(&b, "\n  %s  %s: %s", p.CID, p.Kind, p.Detail)
 			}
@@ -87,7 +87,7 @@ func (a *app) storeCmd() *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintf(tw, "live blocks:\t%d\n", r.Marked)
-			fmt.Fprintf(tw, "swept:\t%d blocks (%s)\n", r.Swept, fmtBytes(r.SweptBytes))
+			fmt.Fprintf(tw, "swept:\t%s (%s)\n", quantity(r.Swept, "block"), fmtBytes(r.SweptBytes))
 			fmt.Fprintf(tw, "packs rewritten:\t%d\n", r.PacksRewritten)
 			fmt.Fprintf(tw, "freed:\t%s (disk %s → %s)\n", fmtBytes(r.BytesFreed), fmtBytes(r.DiskBefore), fmtBytes(r.DiskAfter))
 			return tw.Flush()

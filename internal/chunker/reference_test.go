@@ -218,7 +218,7 @@ func TestMatchesLibrary(t *testing.T) {
 
 func TestMatchesLibraryLarge(t *testing.T) {
 	if testing.Short() {
-		t.Skip("64 MiB")
+		t.Skip("skipped in -short mode: chunks 64 MiB")
 	}
 	size := 64 << 20
 	if raceEnabled {

@@ -98,7 +98,7 @@ func TestPaging(t *testing.T) {
 
 func TestPagingRealLimit(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds a directory of 2×4096+1 entries")
+		t.Skip("skipped in -short mode: builds a directory of 2×4096+1 entries")
 	}
 	store := newStore()
 	n := 2*MaxEntriesPerNode + 1

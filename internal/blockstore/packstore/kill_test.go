@@ -30,7 +30,7 @@ func TestKillDuringPut(t *testing.T) {
 		return
 	}
 	if testing.Short() {
-		t.Skip("spawns a process")
+		t.Skip("skipped in -short mode: spawns a process and kills it")
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillDuringPut$")

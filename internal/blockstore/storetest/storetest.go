@@ -404,7 +404,7 @@ func testClosed(t *testing.T, s blockstore.Store) {
 func testVerify(t *testing.T, s blockstore.Store) {
 	v, ok := s.(blockstore.Verifier)
 	if !ok {
-		t.Skip("store does not implement Verifier")
+		t.Skip("the store does not implement blockstore.Verifier: nothing to check")
 	}
 	for i := range 20 {
 		c, b := Block(uint64(600+i), 2000)
@@ -425,7 +425,7 @@ func testVerify(t *testing.T, s blockstore.Store) {
 
 func testCorruption(t *testing.T, s blockstore.Store, opts Options) {
 	if opts.Corrupt == nil {
-		t.Skip("no Corrupt hook")
+		t.Skip("Options.Corrupt is not set for this backend: corruption cannot be staged")
 	}
 	ctx := context.Background()
 	var cs []cid.CID
@@ -462,7 +462,7 @@ func testCorruption(t *testing.T, s blockstore.Store, opts Options) {
 
 func testReopen(t *testing.T, s blockstore.Store, opts Options) {
 	if opts.Reopen == nil {
-		t.Skip("no Reopen hook (memory backend)")
+		t.Skip("Options.Reopen is not set for this backend (it keeps nothing across a reopen, as memory does)")
 	}
 	ctx := context.Background()
 	want := map[cid.CID][]byte{}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test, as CI does (.ci/run calls this script): first installs
+# the browser tests' locked npm packages (test/ui, from package-lock.json)
+# if they are missing or older than the lock file, then runs
+# `go test -race ./...` and prints one line per package, the output of any
+# test that failed, and every skipped test with its reason (test/report).
+# Arguments are passed to go test, e.g. ./test.sh -count=1 -run TestTour.
+# Exits non-zero if anything failed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+ui=test/ui
+if [ ! -f $ui/node_modules/playwright-core/package.json ] || [ $ui/package-lock.json -nt $ui/node_modules/.package-lock.json ]; then
+	if command -v npm >/dev/null; then
+		echo "== browser test packages (npm ci --prefix $ui)"
+		npm ci --prefix $ui --no-audit --no-fund --loglevel=error >/dev/null
+	else
+		echo "== npm is missing: the browser tests will be skipped (apt-get install nodejs npm chromium)"
+	fi
+fi
+
+echo "== go test -race ./..."
+go test -race -timeout 30m -json "$@" ./... | go run ./test/report
