@@ -316,13 +316,17 @@ func (a *app) inviteCmd() *cobra.Command {
 		noQR      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "invite",
+		Use:   "invite [NAME]",
 		Short: "Make an invite link (and QR code) that makes its one user and you contacts",
 		Long: `Invite makes a link to give to one person, by any channel you trust; it
 is printed with a QR code of it to scan from a phone. Whoever accepts it
 ("peer accept LINK") and you become each other's contacts. It works once
-and until it expires (--ttl, at most 30 days).`,
-		Args: cobra.NoArgs,
+and until it expires (--ttl, at most 30 days).
+
+NAME is what you will call them here (peer invite alice); without it they
+get the name they suggest, or contact-<6 characters> if that is "default"
+or taken.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := parseTTL(ttl)
 			if err != nil {
@@ -332,7 +336,11 @@ and until it expires (--ttl, at most 30 days).`,
 			if err != nil {
 				return err
 			}
-			inv, err := c.CreateInvite(ctx(), d, name)
+			req := apiv1.CreateInvite{TTLSeconds: int64(d / time.Second), Name: name}
+			if len(args) == 1 {
+				req.ContactName = args[0]
+			}
+			inv, err := c.Invite(ctx(), req)
 			if err != nil {
 				return err
 			}
@@ -375,9 +383,9 @@ and until it expires (--ttl, at most 30 days).`,
 				return a.printJSON(l)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tEXPIRES")
+			fmt.Fprintln(tw, "ID\tEXPIRES\tFOR")
 			for _, p := range l {
-				fmt.Fprintf(tw, "%s\t%s\n", p.ID, fmtTime(p.Expires))
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", p.ID, fmtTime(p.Expires), orDash(p.ContactName))
 			}
 			return tw.Flush()
 		},

@@ -155,7 +155,13 @@ func TestInviteCommands(t *testing.T) {
 		t.Fatalf("invite ls after revoke: %+v", l)
 	}
 	c.fails("not_found", "invite", "revoke", "inv2")
-	c.fails("unknown command", "invite", "bogus")
+	c.fails("at most 1 arg", "invite", "bob", "extra")
+
+	// The name the inviter chose for whoever accepts travels to the node
+	// and shows in the list.
+	c.ok("invite", "bob", "--no-qr")
+	out = c.ok("invite", "ls")
+	wantIn(t, "invite ls", out, "FOR", "inv4", "bob")
 }
 
 func TestAcceptCommand(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,6 +51,10 @@ variables and --set key=value, in rising order of precedence.`,
 				return err
 			}
 			fmt.Fprintf(a.stdout, "persona: %s\ndevice: %s\napi: %s\n", n.Persona(), n.Device(), n.APIURL())
+			if ls := n.ListenAddrs(); len(ls) > 0 { // a busy default port moves to a free one: say where
+				slices.Sort(ls)
+				fmt.Fprintf(a.stdout, "listen: %s\n", strings.Join(ls, ", "))
+			}
 			if m := n.CreatedMnemonic(); m != "" {
 				a.announceNewIdentity(m)
 			}

@@ -49,8 +49,13 @@ func (c *Client) Connect(ctx context.Context, target string) (apiv1.ConnectResul
 // hours; at most 30 days) suggesting we be called name ("" for the
 // persona's name).
 func (c *Client) CreateInvite(ctx context.Context, ttl time.Duration, name string) (apiv1.Invite, error) {
+	return c.Invite(ctx, apiv1.CreateInvite{TTLSeconds: int64(ttl / time.Second), Name: name})
+}
+
+// Invite makes an invite as req says (ContactName: what whoever accepts
+// is called here).
+func (c *Client) Invite(ctx context.Context, req apiv1.CreateInvite) (apiv1.Invite, error) {
 	var inv apiv1.Invite
-	req := apiv1.CreateInvite{TTLSeconds: int64(ttl / time.Second), Name: name}
 	return inv, c.do(ctx, http.MethodPost, "/api/v1/invites", req, &inv)
 }
 

@@ -212,7 +212,7 @@ func (n *Net) CreateInvite(_ context.Context, req apiv1.CreateInvite) (apiv1.Inv
 	}
 	n.seq++
 	id := fmt.Sprintf("inv%d", n.seq)
-	p := apiv1.PendingInvite{ID: id, Expires: n.now().Add(ttl)}
+	p := apiv1.PendingInvite{ID: id, Expires: n.now().Add(ttl), ContactName: req.ContactName}
 	n.invites[id] = p
 	link := InvitePrefix + id
 	if req.Name != "" {
