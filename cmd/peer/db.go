@@ -35,6 +35,9 @@ flags. Read-only commands may target a frozen version with --version.`,
 			if a.jsonOut {
 				return a.printJSON(r)
 			}
+			if r.Received {
+				fmt.Fprintf(a.stderr, "version %s (received; no local working copy)\n", r.Version)
+			}
 			fmt.Fprintln(a.stdout, r.Text)
 			return nil
 		},

@@ -422,6 +422,9 @@ func (a *app) lsCmd() *cobra.Command {
 			if a.jsonOut {
 				return a.printJSON(fl)
 			}
+			if fl.Received {
+				fmt.Fprintf(a.stderr, "showing version %s (received; no local working copy)\n", fl.Version)
+			}
 			if !long {
 				for _, e := range fl.Entries {
 					fmt.Fprintln(a.stdout, entryName(e))

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -85,14 +86,25 @@ func (a *app) mimeiListCmd() *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTYPE\tFILES\tSIZE\tKEYS\tVERSIONS\tMODIFIED")
+			received := false
 			for _, m := range l {
 				typ := m.AppType
 				if m.Ext != "" {
 					typ += "." + m.Ext
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", m.ID, typ, m.Files, fmtBytes(m.Bytes), m.Keys, m.Versions, fmtTime(m.Modified))
+				files := strconv.FormatInt(m.Files, 10)
+				if m.Shows != nil {
+					files, received = files+"*", true
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", m.ID, typ, files, fmtBytes(m.Bytes), m.Keys, m.Versions, fmtTime(m.Modified))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if received {
+				fmt.Fprintln(a.stdout, "* received; no local working copy: the figures are those of the newest version")
+			}
+			return nil
 		},
 	}
 }
@@ -143,8 +155,20 @@ func (a *app) printMiMei(m apiv1.MiMei) {
 	if len(m.Rights.Writers) > 0 {
 		fmt.Fprintf(tw, "writers:\t%s\n", strings.Join(m.Rights.Writers, ", "))
 	}
-	fmt.Fprintf(tw, "files:\t%d (%s)\n", m.Files, fmtBytes(m.Bytes))
-	fmt.Fprintf(tw, "keys:\t%d\n", m.Keys)
+	of := ""
+	if m.Shows != nil {
+		of = fmt.Sprintf(" in version %d (received; no local working copy)", *m.Shows)
+	}
+	fmt.Fprintf(tw, "files:\t%d (%s)%s\n", m.Files, fmtBytes(m.Bytes), of)
+	fmt.Fprintf(tw, "keys:\t%d%s\n", m.Keys, of)
+	if m.Base != nil {
+		fmt.Fprintf(tw, "cur based on:\tversion %d\n", *m.Base)
+	}
+	if m.Diverged == 1 {
+		fmt.Fprintf(tw, "diverged:\t1 version arrived and is not in cur, which has changes of its own (peer branches %s)\n", m.ID)
+	} else if m.Diverged > 1 {
+		fmt.Fprintf(tw, "diverged:\t%d versions arrived and are not in cur, which has changes of its own (peer branches %s)\n", m.Diverged, m.ID)
+	}
 	keep := "all"
 	if m.Keep > 0 {
 		keep = fmt.Sprintf("last %d", m.Keep)

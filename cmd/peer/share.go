@@ -260,6 +260,9 @@ func (a *app) printFetched(res apiv1.FetchResult) error {
 		if v.Conflict != "" {
 			line += "; conflict: " + v.Conflict + ` (see "peer branches ` + res.MiMei + `")`
 		}
+		if v.Diverged != "" {
+			line += "; diverged: " + v.Diverged + ` (see "peer branches ` + res.MiMei + `")`
+		}
 		fmt.Fprintln(a.stdout, line)
 	}
 	return nil
@@ -444,8 +447,15 @@ func (a *app) branchesCmd() *cobra.Command {
 		Use:   "branches MIMEI",
 		Short: "List the versions of a MiMei kept beside its main line after conflicts",
 		Long: `When two writers made versions from the same one, the version that lost
-is not thrown away: it is kept as a branch. Branches lists them with their
-author and memo; look inside one with "peer ls MIMEI --version N".`,
+is not thrown away: it is kept as a branch (kind "conflict"). Branches lists
+them with their author and memo; look inside one with "peer ls MIMEI
+--version N".
+
+A version that arrived from another of your devices (or a writer) while cur
+had changes made here is kept too, and so is cur (kind "diverged", with the
+version cur was based on): compare them with "peer diff MIMEI cur N", bring
+over what you want, then back up; or take the version with "peer restore
+MIMEI N". A restore ends the listing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: a.withClient(func(c *apiclient.Client, args []string) error {
 			l, err := c.Branches(ctx(), args[0])
@@ -460,9 +470,17 @@ author and memo; look inside one with "peer ls MIMEI --version N".`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tAUTHOR\tRECORD\tMEMO")
+			fmt.Fprintln(tw, "VERSION\tKIND\tAUTHOR\tRECORD\tMEMO")
 			for _, b := range l {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", b.Version, orDash(b.Author), b.Record, b.Memo)
+				memo := b.Memo
+				if b.Kind == "diverged" {
+					base := "no version"
+					if b.Base != nil {
+						base = fmt.Sprintf("version %d", *b.Base)
+					}
+					memo = fmt.Sprintf("not in cur (cur had changes since %s) %s", base, memo)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", b.Version, orDash(b.Kind), orDash(b.Author), b.Record, strings.TrimSpace(memo))
 			}
 			return tw.Flush()
 		}),

@@ -459,3 +459,29 @@ func TestPutIntoDirectory(t *testing.T) {
 	c.fails("no MiMei", "put", "mnotthere", src, "x/y.txt") // an unknown MiMei is said as such, not as a directory
 	c.ok("put", m, src, "missing/notes.txt", "-p")
 }
+
+// A MiMei received from someone else has no working copy: ls and db show
+// its newest version and say so on stderr; mimei ls marks its figures.
+func TestReceivedShowsNewestVersion(t *testing.T) {
+	c := newCLI(t)
+	m := c.mimei()
+	local := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(local, []byte("hello"), 0o644)
+	c.ok("put", m, local)
+	c.ok("db", m, "SET", "k", "v")
+	c.ok("backup", m)
+	if err := c.store.MarkReceived(m); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := c.run("", "ls", m)
+	if err != nil || out != "notes.txt\n" || !strings.Contains(errOut, "showing version 1 (received; no local working copy)") {
+		t.Fatalf("ls: %q, stderr %q, %v", out, errOut, err)
+	}
+	out, errOut, err = c.run("", "db", m, "GET", "k")
+	if err != nil || out != "\"v\"\n" || !strings.Contains(errOut, "version 1 (received") {
+		t.Fatalf("db GET: %q, stderr %q, %v", out, errOut, err)
+	}
+	if out := c.ok("mimei", "ls"); !strings.Contains(out, "1*") || !strings.Contains(out, "received; no local working copy") {
+		t.Fatalf("mimei ls: %q", out)
+	}
+}

@@ -226,6 +226,10 @@ func wireFetched(id mimei.ID, got []share.Got) apiv1.FetchResult {
 		if g.Conflict != nil {
 			f.Conflict = g.Conflict.Error()
 		}
+		if g.Diverged != nil {
+			f.Diverged = g.Diverged.Error()
+		}
+		f.MovedCur = g.MovedCur
 		out.Versions = append(out.Versions, f)
 	}
 	return out
@@ -361,7 +365,7 @@ func (a *Share) Branches(ctx context.Context, mid string) ([]apiv1.Branch, error
 	}
 	out := make([]apiv1.Branch, 0, len(bs))
 	for _, b := range bs {
-		out = append(out, apiv1.Branch{Version: b.Number, Record: b.Record.String(), Author: b.Author, Memo: b.Memo})
+		out = append(out, apiv1.Branch{Version: b.Number, Record: b.Record.String(), Author: b.Author, Memo: b.Memo, Kind: string(b.Kind), Base: b.Base})
 	}
 	return out, nil
 }

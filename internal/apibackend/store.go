@@ -144,7 +144,7 @@ func wireInfo(in mimei.Info) apiv1.MiMei {
 		ID: in.ID.String(), Author: in.Spec.Author, AppType: in.Spec.AppType, Ext: in.Spec.Ext, Mark: in.Spec.Mark,
 		Rights: wireRights(in.Rights), Created: in.Created, Keep: in.Keep, Versions: in.Versions,
 		Last: in.Last, Release: in.Release, Files: in.Files, Bytes: in.Bytes, Keys: in.Keys, RefsIn: in.RefsIn,
-		Pins: in.Pins, Modified: in.Modified,
+		Pins: in.Pins, Modified: in.Modified, Shows: in.Shows, Base: in.Base, Diverged: in.Diverged,
 	}
 	if o := in.Origin; o != nil {
 		m.Origin = &apiv1.Origin{MiMei: o.MiMei.String(), Version: o.Version, Record: cidString(o.Record)}
@@ -419,6 +419,15 @@ func (a *Store) DB(ctx context.Context, mid string, cmd apiv1.DBCommand) (apiv1.
 		}
 	}
 	return wireReply(r, true), nil
+}
+
+func (a *Store) ReadRef(ctx context.Context, mid, version string) (string, bool, error) {
+	id, err := parseMID(mid)
+	if err != nil {
+		return "", false, err
+	}
+	v, received, err := a.MiMei.ReadRef(id, version)
+	return v, received, storeError(err)
 }
 
 func (a *Store) Backup(ctx context.Context, mid, memo string) (apiv1.Version, error) {

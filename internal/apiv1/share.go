@@ -85,6 +85,11 @@ type Fetched struct {
 	Fetched  int    `json:"fetched"` // blocks that came over the network
 	Skipped  int    `json:"skipped"` // blocks already here
 	Conflict string `json:"conflict,omitempty"`
+	// Diverged: the version is kept, but cur had changes of its own and
+	// was kept too (GET …/branches lists it, kind "diverged").
+	Diverged string `json:"diverged,omitempty"`
+	// MovedCur: cur, unchanged here since its base, moved to the version.
+	MovedCur bool `json:"moved_cur,omitempty"`
 }
 
 // FetchResult answers a fetch or a subscribe.
@@ -112,10 +117,14 @@ type CacheEntry struct {
 }
 
 // Branch is one entry of GET /api/v1/mimei/{mid}/branches: a version kept
-// beside the main line after a conflict.
+// beside the main line after a conflict (kind "conflict"), or a version on
+// the line that cur did not take because cur had changes of its own
+// (kind "diverged"; Base is the version cur was based on then).
 type Branch struct {
-	Version uint64 `json:"version"`
-	Record  string `json:"record"`
-	Author  string `json:"author,omitempty"`
-	Memo    string `json:"memo,omitempty"`
+	Version uint64  `json:"version"`
+	Record  string  `json:"record"`
+	Author  string  `json:"author,omitempty"`
+	Memo    string  `json:"memo,omitempty"`
+	Kind    string  `json:"kind,omitempty"`
+	Base    *uint64 `json:"base,omitempty"`
 }

@@ -78,6 +78,16 @@ type MiMei struct {
 	Pins     int       `json:"pins"`              // pinned versions
 	Origin   *Origin   `json:"origin,omitempty"`  // set on forks
 	Modified time.Time `json:"modified,omitzero"` // last change to cur
+	// Shows is set when the MiMei has no working copy here (received from
+	// someone else): reads of cur show this version, and files, bytes,
+	// keys and modified are its figures.
+	Shows *uint64 `json:"shows,omitempty"`
+	// Base is the version cur is based on (the next backup follows it);
+	// Diverged counts versions that arrived from another device or a
+	// writer and cur did not take because it had changes of its own (see
+	// GET …/branches, kind "diverged").
+	Base     *uint64 `json:"base,omitempty"`
+	Diverged int     `json:"diverged,omitempty"`
 }
 
 // MiMeiList answers GET /api/v1/mimei.
@@ -102,6 +112,10 @@ type FileList struct {
 	Path    string     `json:"path"`
 	Version string     `json:"version"`
 	Entries []FileInfo `json:"entries"`
+	// Received: cur was asked for, but the MiMei has no working copy here
+	// (received from someone else): Version is the newest version, shown
+	// instead.
+	Received bool `json:"received,omitempty"`
 }
 
 // Mkdir is the body of POST /api/v1/mimei/{mid}/mkdir.
@@ -139,6 +153,10 @@ type DBReply struct {
 	Status string    `json:"status,omitempty"`
 	Array  []DBReply `json:"array,omitempty"`
 	Text   string    `json:"text"` // how redis-cli would print it
+	// Version and Received (top level only): a read of cur of a MiMei
+	// with no working copy here ran on its newest version, Version.
+	Version  string `json:"version,omitempty"`
+	Received bool   `json:"received,omitempty"`
 }
 
 // Backup is the body of POST /api/v1/mimei/{mid}/backup.

@@ -85,11 +85,15 @@ func (s *Server) storeRoutes() {
 		if err != nil {
 			return nil, err
 		}
+		v, received, err := st.ReadRef(r.Context(), r.PathValue("mid"), v)
+		if err != nil {
+			return nil, err
+		}
 		es, err := st.List(r.Context(), r.PathValue("mid"), v, p)
 		if v == "" {
 			v = apiv1.RefCur
 		}
-		return apiv1.FileList{Path: p, Version: v, Entries: nonNil(es)}, err
+		return apiv1.FileList{Path: p, Version: v, Entries: nonNil(es), Received: received}, err
 	})
 	m.Handle("GET "+mi+"/ls", ls)
 	m.Handle("GET "+mi+"/ls/{path...}", ls)
@@ -100,6 +104,9 @@ func (s *Server) storeRoutes() {
 		}
 		v, err := versionQuery(r, "version")
 		if err != nil {
+			return nil, err
+		}
+		if v, _, err = st.ReadRef(r.Context(), r.PathValue("mid"), v); err != nil {
 			return nil, err
 		}
 		return st.Stat(r.Context(), r.PathValue("mid"), v, p)
@@ -145,7 +152,21 @@ func (s *Server) storeRoutes() {
 		if err := checkVersion(req.Version); err != nil {
 			return nil, err
 		}
-		return st.DB(r.Context(), r.PathValue("mid"), req)
+		// A read of cur of a MiMei received from someone else reads its
+		// newest version; writes go to cur, which then is its own.
+		received := false
+		if write, _ := mimeidb.IsWrite(req.Args[0]); !write {
+			v, rec, err := st.ReadRef(r.Context(), r.PathValue("mid"), req.Version)
+			if err != nil {
+				return nil, err
+			}
+			req.Version, received = v, rec
+		}
+		reply, err := st.DB(r.Context(), r.PathValue("mid"), req)
+		if err == nil && received {
+			reply.Version, reply.Received = req.Version, true
+		}
+		return reply, err
 	}))))
 
 	// Versions.
@@ -384,6 +405,10 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, st StoreBackend
 		return
 	}
 	mid := r.PathValue("mid")
+	if v, _, err = st.ReadRef(r.Context(), mid, v); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	info, f, err := st.OpenFile(r.Context(), mid, v, p)
 	if err != nil {
 		s.fail(w, r, err)

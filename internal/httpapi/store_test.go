@@ -617,3 +617,65 @@ func TestDownloadReadFails(t *testing.T) {
 		t.Fatalf("If-Match: %d", resp.StatusCode)
 	}
 }
+
+// A MiMei received from someone else has no working copy here: ls, stat,
+// downloads and database reads of cur show its newest version, and say
+// so; a database write goes to cur, which is then its own.
+func TestReceivedReadsShowNewest(t *testing.T) {
+	store := httpapitest.NewStore()
+	c := serve(t, store, nil)
+	mid := c.create()
+	base := "/api/v1/mimei/" + mid
+	c.want(201, "", nil, "PUT", base+"/files/a.txt", "a")
+	c.want(200, "", nil, "POST", base+"/db", apiv1.DBCommand{Args: []string{"SET", "k", "v1"}})
+	c.want(201, "", nil, "POST", base+"/backup", apiv1.Backup{})
+	c.want(201, "", nil, "PUT", base+"/files/b.txt", "b")
+	c.want(200, "", nil, "POST", base+"/db", apiv1.DBCommand{Args: []string{"SET", "k", "v2"}})
+	c.want(201, "", nil, "POST", base+"/backup", apiv1.Backup{})
+	if err := store.MarkReceived(mid); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		query    string
+		version  string
+		received bool
+		entries  int
+	}{
+		{"", "2", true, 2},
+		{"?version=cur", "2", true, 2},
+		{"?version=1", "1", false, 1},
+		{"?version=last", "last", false, 2},
+	}
+	for _, tc := range cases {
+		var fl apiv1.FileList
+		c.want(200, "", &fl, "GET", base+"/ls"+tc.query, nil)
+		if fl.Version != tc.version || fl.Received != tc.received || len(fl.Entries) != tc.entries {
+			t.Errorf("ls%s: version %q received %v, %d entries; want %q %v %d", tc.query, fl.Version, fl.Received, len(fl.Entries), tc.version, tc.received, tc.entries)
+		}
+	}
+	c.want(200, "", nil, "GET", base+"/stat/b.txt", nil)
+	if resp, body := c.do("GET", base+"/files/b.txt", nil); resp.StatusCode != 200 || string(body) != "b" {
+		t.Fatalf("download of cur: %d %q", resp.StatusCode, body)
+	}
+	var m apiv1.MiMei
+	c.want(200, "", &m, "GET", base, nil)
+	if m.Shows == nil || *m.Shows != 2 {
+		t.Fatalf("MiMei shows %v, want version 2", m.Shows)
+	}
+	var rep apiv1.DBReply
+	c.want(200, "", &rep, "POST", base+"/db", apiv1.DBCommand{Args: []string{"GET", "k"}})
+	if rep.Bulk == nil || *rep.Bulk != "v2" || rep.Version != "2" || !rep.Received {
+		t.Fatalf("GET k on cur: %+v", rep)
+	}
+	// A write goes to cur; cur is then its own and reads show it.
+	var set, get apiv1.DBReply
+	c.want(200, "", &set, "POST", base+"/db", apiv1.DBCommand{Args: []string{"SET", "k", "mine"}})
+	if set.Received || set.Version != "" {
+		t.Fatalf("a write reported as on a version: %+v", set)
+	}
+	c.want(200, "", &get, "POST", base+"/db", apiv1.DBCommand{Args: []string{"GET", "k"}})
+	if get.Bulk == nil || *get.Bulk != "mine" || get.Received {
+		t.Fatalf("GET k after writing cur: %+v", get)
+	}
+}

@@ -46,6 +46,12 @@ type StoreBackend interface {
 
 	DB(ctx context.Context, mid string, cmd apiv1.DBCommand) (apiv1.DBReply, error)
 
+	// ReadRef says which version a read of version of mid shows: for cur
+	// ("" too) of a MiMei with no working copy here (received from
+	// someone else, cur empty), the number of its newest version and
+	// true; otherwise version as given and false.
+	ReadRef(ctx context.Context, mid, version string) (string, bool, error)
+
 	Backup(ctx context.Context, mid, memo string) (apiv1.Version, error)
 	Versions(ctx context.Context, mid string) ([]apiv1.Version, error)
 	Release(ctx context.Context, mid, version string) (apiv1.Version, error)

@@ -80,7 +80,7 @@ func (s *Store) mark(ctx context.Context, fn func(c cid.CID) error, fail func(wh
 				return err
 			}
 		}
-		branches, err := s.Branches(ctx, id)
+		branches, err := s.conflicts(id) // divergences are on the line
 		if err != nil {
 			return err
 		}

@@ -77,6 +77,14 @@ type Import struct {
 // parent is not the record this store holds for the number before it, is
 // kept as a branch and reported with ErrConflict; nothing is lost.
 // Importing a version already held is a no-op.
+//
+// A version that becomes the newest of a MiMei this node holds a working
+// copy of (it can sign its versions: a device of the owner or of a writer)
+// moves cur to it (VersionInfo.MovedCur) when cur has not changed since
+// the version it is based on and the new version builds on that one, as
+// a restore would; the next backup then follows it. Otherwise cur is kept
+// as it is, the version stays on the line, the divergence is listed by
+// Branches (BranchDiverged) and reported with ErrDiverged.
 func (s *Store) ImportVersion(ctx context.Context, in Import) (VersionInfo, error) {
 	id, spec, err := NewID(in.Spec)
 	if err != nil {
@@ -137,7 +145,17 @@ func (s *Store) ImportVersion(ctx context.Context, in Import) (VersionInfo, erro
 		return VersionInfo{}, fmt.Errorf("%w: version %d of %s is signed by %s, neither its owner nor a writer", ErrBadRights, v.Number, id, v.Author)
 	}
 	vi := VersionInfo{Version: v, CID: in.Record}
-	conflict, err := s.placeVersion(id, v, in.Record)
+	// What cur is based on and the next number, before the version is
+	// placed (placing a newer version moves the head).
+	base, stored, err := s.baseOf(s.kv, id)
+	if err != nil {
+		return vi, err
+	}
+	next, _, err := getU64(s.kv, subKey(id, "n"))
+	if err != nil {
+		return vi, err
+	}
+	placed, conflict, err := s.placeVersion(id, v, in.Record)
 	if err != nil {
 		return vi, err
 	}
@@ -152,6 +170,20 @@ func (s *Store) ImportVersion(ctx context.Context, in Import) (VersionInfo, erro
 			return vi, err
 		}
 	}
+	// A new newest version of a MiMei we hold a working copy of: cur
+	// follows it if nothing here would be lost, else both are kept.
+	var diverged error
+	if placed && v.Number >= next {
+		m, err := s.reg.Get(id)
+		if err != nil {
+			return vi, err
+		}
+		if s.canSign(m) {
+			if vi.MovedCur, diverged, err = s.followLocked(ctx, id, v, in.Record, base, stored); err != nil {
+				return vi, err
+			}
+		}
+	}
 	if err := s.kv.Sync(); err != nil {
 		return vi, err
 	}
@@ -161,44 +193,81 @@ func (s *Store) ImportVersion(ctx context.Context, in Import) (VersionInfo, erro
 	if last, err := s.Pointer(id, PointerLast); err == nil && last != nil {
 		vi.Last = last.Number == v.Number
 	}
-	return vi, nil
+	return vi, diverged
 }
 
-// placeVersion lists record c (version v) under its number, or keeps it
-// as a branch when that would break the line; the error returned first is
-// the conflict to report.
-func (s *Store) placeVersion(id ID, v *Version, c cid.CID) (conflict, err error) {
+// RegisterHeld registers a MiMei of which this node keeps versions it
+// cannot read (sealed blocks held for others, without the content key):
+// no version is imported, but the MiMei's ID inputs and its rights, as its
+// owner sent them, let the sharing layer serve what is held to those the
+// rights name. A MiMei already registered keeps its rights unless
+// trustRights says these came from the owner.
+func (s *Store) RegisterHeld(spec Spec, rights Rights, trustRights bool) (Meta, error) {
+	id, spec, err := NewID(spec)
+	if err != nil {
+		return Meta{}, err
+	}
+	if rights.Owner == "" {
+		rights.Owner = spec.Author
+	}
+	if err := rights.Validate(); err != nil {
+		return Meta{}, err
+	}
+	unlock := s.lock(id)
+	defer unlock()
+	m, err := s.reg.Get(id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		m, err = s.reg.create(spec, rights, nil)
+		if errors.Is(err, ErrExists) {
+			return s.reg.Get(id)
+		}
+		return m, err
+	case err != nil:
+		return Meta{}, err
+	case trustRights:
+		return s.reg.SetRights(id, rights)
+	}
+	return m, nil
+}
+
+// placeVersion lists record c (version v) under its number (placed), or
+// keeps it as a branch when that would break the line; the error returned
+// first is the conflict to report. A version already listed is neither.
+func (s *Store) placeVersion(id ID, v *Version, c cid.CID) (placed bool, conflict, err error) {
 	held, err := s.kv.Get(versionKey(id, v.Number))
 	switch {
 	case err == nil && bytes.Equal(held, c.Bytes()):
-		return nil, nil
+		return false, nil, nil
 	case err == nil:
-		return s.keepBranch(id, v, c, "this number is taken by another record here")
+		conflict, err = s.keepBranch(id, v, c, "this number is taken by another record here")
+		return false, conflict, err
 	case !errors.Is(err, kv.ErrNotFound):
-		return nil, err
+		return false, nil, err
 	}
 	if v.Number > 0 {
 		prev, err := s.kv.Get(versionKey(id, v.Number-1))
 		if err == nil && (!v.Parent.Defined() || !bytes.Equal(prev, v.Parent.Bytes())) {
-			return s.keepBranch(id, v, c, fmt.Sprintf("it does not follow version %d held here", v.Number-1))
+			conflict, err = s.keepBranch(id, v, c, fmt.Sprintf("it does not follow version %d held here", v.Number-1))
+			return false, conflict, err
 		} else if err != nil && !errors.Is(err, kv.ErrNotFound) {
-			return nil, err
+			return false, nil, err
 		}
 	}
 	next, _, err := getU64(s.kv, subKey(id, "n"))
 	if err != nil {
-		return nil, err
+		return false, nil, err
 	}
 	b := s.kv.NewBatch()
 	defer b.Discard()
 	errs := []error{b.Set(versionKey(id, v.Number), c.Bytes())}
 	if v.Number+1 > next {
-		errs = append(errs, b.Set(subKey(id, "n"), u64(v.Number+1)), b.Set(subKey(id, "h"), c.Bytes()))
+		errs = append(errs, b.Set(subKey(id, "n"), u64(v.Number+1)), b.Set(headKey(id), c.Bytes()))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return false, nil, err
 	}
-	return nil, b.Commit()
+	return true, nil, b.Commit()
 }
 
 func (s *Store) keepBranch(id ID, v *Version, c cid.CID, why string) (error, error) {
@@ -236,16 +305,64 @@ func (s *Store) importPointer(id ID, name string, raw []byte) error {
 	return b.Commit()
 }
 
-// Branch is a version kept beside the main line after a conflict.
+// BranchKind says why a version is listed by Branches.
+type BranchKind string
+
+// Branch kinds.
+const (
+	// BranchConflict: a version kept beside the main line because another
+	// version here had its number or it did not follow the version before
+	// it (ErrConflict).
+	BranchConflict BranchKind = "conflict"
+	// BranchDiverged: a version on the main line that cur did not take,
+	// because cur had changes made here since its base or the version
+	// does not build on that base (ErrDiverged). It is listed until the
+	// next Restore or until cur moves to a version built on it.
+	BranchDiverged BranchKind = "diverged"
+)
+
+// Branch is a version kept beside the main line after a conflict, or one
+// on the line that cur diverged from.
 type Branch struct {
+	Kind   BranchKind
 	Number uint64
 	Record cid.CID
 	Author string
 	Memo   string
+	// BaseRecord (diverged only) is the version cur was based on when the
+	// version arrived (Undef: none); Base is its number if it is known.
+	BaseRecord cid.CID
+	Base       *uint64
 }
 
-// Branches lists the branches kept for id, by number.
+// Branches lists the branches kept for id, conflicts first, each kind by
+// number.
 func (s *Store) Branches(ctx context.Context, id ID) ([]Branch, error) {
+	out, err := s.conflicts(id)
+	if err != nil {
+		return nil, err
+	}
+	div, err := s.divergences(id)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, div...)
+	for i := range out {
+		if v, err := s.recordAt(ctx, out[i].Record); err == nil {
+			out[i].Author, out[i].Memo = v.Author, v.Memo
+		}
+		if out[i].BaseRecord.Defined() {
+			if v, err := s.recordAt(ctx, out[i].BaseRecord); err == nil {
+				n := v.Number
+				out[i].Base = &n
+			}
+		}
+	}
+	return out, nil
+}
+
+// conflicts lists the versions kept beside the main line of id.
+func (s *Store) conflicts(id ID) ([]Branch, error) {
 	pre := subKey(id, "br/")
 	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
 	var out []Branch
@@ -255,17 +372,7 @@ func (s *Store) Branches(ctx context.Context, id ID) ([]Branch, error) {
 			it.Close()
 			return nil, fmt.Errorf("%w: branch index: %w", ErrMalformed, err)
 		}
-		out = append(out, Branch{Number: uint64FromBytes(it.Key()[len(pre):][:8]), Record: c})
+		out = append(out, Branch{Kind: BranchConflict, Number: uint64FromBytes(it.Key()[len(pre):][:8]), Record: c})
 	}
-	if err := it.Close(); err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if data, err := s.blocks.Get(ctx, out[i].Record); err == nil {
-			if v, err := ParseVersion(data); err == nil {
-				out[i].Author, out[i].Memo = v.Author, v.Memo
-			}
-		}
-	}
-	return out, nil
+	return out, it.Close()
 }

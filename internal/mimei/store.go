@@ -61,6 +61,9 @@ type Options struct {
 //	/r/ ID u64         outgoing reference count to (MiMei, version or MaxUint64)
 //	/pin/ u64          pinned version
 //	/br/ u64 CID       a version kept as a branch after a conflict (ImportVersion)
+//	/h                 head: the record of the newest version held
+//	/base              the record cur is based on (the next backup's parent; cur.go)
+//	/dv/ u64 CID       a version on the line that cur did not take (ErrDiverged) → base then
 //
 // and "ri/" + to-ID + from-ID + u64 mirrors each reference for the target.
 type Store struct {
@@ -279,10 +282,19 @@ type Info struct {
 	RefsIn        int64
 	Pins          int
 	Modified      time.Time // newest modification time in the file space
+	// Shows is set when id has no working copy here (see ReadRef): reads
+	// of cur show this version, and Files, Bytes, Keys and Modified are
+	// its figures.
+	Shows *uint64
+	// Base is the version cur is based on, if it is held; Diverged counts
+	// the versions that arrived and cur did not take (Branches).
+	Base     *uint64
+	Diverged int
 }
 
 // Info gathers the figures of id. It walks the file-space index and the
-// database's key list, so it costs time in proportion to their size.
+// database's key list (of the version shown, for a MiMei with no working
+// copy here), so it costs time in proportion to their size.
 func (s *Store) Info(id ID) (Info, error) {
 	m, err := s.reg.Get(id)
 	if err != nil {
@@ -311,7 +323,35 @@ func (s *Store) Info(id ID) (Info, error) {
 			}
 		}
 	}
-	if in.Files, in.Bytes, in.Modified, err = s.curStats(id); err != nil {
+	if base, _, err := s.baseOf(s.kv, id); err != nil {
+		return in, err
+	} else if base.Defined() {
+		if v, err := s.recordAt(context.Background(), base); err == nil {
+			n := v.Number
+			in.Base = &n
+		}
+	}
+	div, err := s.divergences(id)
+	if err != nil {
+		return in, err
+	}
+	in.Diverged = len(div)
+	shown, received, err := s.ReadRef(id, RefCur)
+	if err != nil {
+		return in, err
+	}
+	if received {
+		v, _, err := s.Version(context.Background(), id, shown)
+		if err != nil {
+			return in, err
+		}
+		n := v.Number
+		in.Shows = &n
+		in.Files, in.Bytes, in.Keys, in.Modified, err = s.versionStats(context.Background(), v)
+	} else {
+		in.Files, in.Bytes, in.Modified, err = s.curStats(id)
+	}
+	if err != nil {
 		return in, err
 	}
 	refs, err := s.refsIn(id)
@@ -323,6 +363,9 @@ func (s *Store) Info(id ID) (Info, error) {
 	}
 	if in.Pins, err = s.Pins(id); err != nil {
 		return in, err
+	}
+	if received {
+		return in, nil
 	}
 	view, err := s.VersionDB(context.Background(), id, RefCur)
 	if err != nil {

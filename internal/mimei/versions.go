@@ -127,6 +127,8 @@ type VersionInfo struct {
 	Release bool
 	Pinned  bool
 	RefsIn  int64
+	// MovedCur: ImportVersion moved cur to this version.
+	MovedCur bool
 }
 
 func (s *Store) numbers(r kv.Reader, id ID) ([]uint64, error) {
@@ -279,6 +281,11 @@ func exportDB(r kv.Reader, id ID, w io.Writer) (int, error) {
 // freezeDB writes the database seen by r as a file and returns its root
 // (Undef when the database is empty).
 func (s *Store) freezeDB(ctx context.Context, r kv.Reader, id ID) (cid.CID, error) {
+	return s.freezeDBTo(ctx, r, id, s.blocks)
+}
+
+// freezeDBTo is freezeDB writing the blocks into put.
+func (s *Store) freezeDBTo(ctx context.Context, r kv.Reader, id ID, put filetree.Putter) (cid.CID, error) {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
@@ -286,7 +293,7 @@ func (s *Store) freezeDB(ctx context.Context, r kv.Reader, id ID) (cid.CID, erro
 		pw.CloseWithError(err)
 		done <- n
 	}()
-	root, _, err := filetree.Write(ctx, pr, s.blocks, s.opts.Chunker, nil)
+	root, _, err := filetree.Write(ctx, pr, put, s.opts.Chunker, nil)
 	pr.CloseWithError(errors.New("export reader closed"))
 	keys := <-done
 	if err != nil {
@@ -312,9 +319,10 @@ func (s *Store) freeze(ctx context.Context, snap kv.Reader, id ID) (files, db ci
 
 // Backup freezes cur (files and database) into the next version of id,
 // signed for the owner through this device's certificate, and moves
-// "last" to it. Blocks are durable before the version is listed, so a
-// crash leaves the version whole or absent. Then the retention policy
-// prunes old versions.
+// "last" to it. Its parent is the version cur was based on (see
+// ErrDiverged); it becomes cur's base. Blocks are durable before the
+// version is listed, so a crash leaves the version whole or absent. Then
+// the retention policy prunes old versions.
 func (s *Store) Backup(ctx context.Context, id ID, memo string) (VersionInfo, error) {
 	if len(memo) > MaxMemoLen {
 		return VersionInfo{}, fmt.Errorf("%w: memo of %d bytes (max %d)", ErrMalformed, len(memo), MaxMemoLen)
@@ -340,12 +348,12 @@ func (s *Store) Backup(ctx context.Context, id ID, memo string) (VersionInfo, er
 	if err != nil {
 		return VersionInfo{}, err
 	}
-	var parent cid.CID
-	if hb, err := s.kv.Get(subKey(id, "h")); err == nil {
-		if parent, err = cid.Cast(hb); err != nil {
-			return VersionInfo{}, fmt.Errorf("%w: head: %w", ErrMalformed, err)
-		}
-	} else if !errors.Is(err, kv.ErrNotFound) {
+	// The new version follows the one cur is based on: the newest here,
+	// unless versions arrived that cur did not take (ErrDiverged), of
+	// which it is then a sibling, so that no device takes it for their
+	// successor.
+	parent, _, err := s.baseOf(s.kv, id)
+	if err != nil {
 		return VersionInfo{}, err
 	}
 	v := &Version{MiMei: id, Number: n, Parent: parent, Time: s.now(), Memo: memo, Files: files, DB: dbRoot}
@@ -365,8 +373,8 @@ func (s *Store) Backup(ctx context.Context, id ID, memo string) (VersionInfo, er
 	}
 	b := s.kv.NewBatch()
 	defer b.Discard()
-	err = errors.Join(b.Set(versionKey(id, n), c.Bytes()), b.Set(subKey(id, "n"), u64(n+1)), b.Set(subKey(id, "h"), c.Bytes()),
-		s.setPointer(b, id, sg, PointerLast, n, c))
+	err = errors.Join(b.Set(versionKey(id, n), c.Bytes()), b.Set(subKey(id, "n"), u64(n+1)), b.Set(headKey(id), c.Bytes()),
+		b.Set(baseKey(id), c.Bytes()), s.setPointer(b, id, sg, PointerLast, n, c))
 	if err != nil {
 		return VersionInfo{}, err
 	}
@@ -467,6 +475,9 @@ func (s *Store) deleteLocked(ctx context.Context, id ID, sg Signer, ns []uint64)
 			return err
 		}
 	}
+	if err := s.clearDiverged(b, id, gone); err != nil {
+		return err
+	}
 	if rel, err := s.Pointer(id, PointerRelease); err != nil {
 		return err
 	} else if rel != nil && gone[rel.Number] {
@@ -531,6 +542,12 @@ func (s *Store) pruneLocked(ctx context.Context, id ID) error {
 // loadFilesLocked replaces the file space of id with the tree at root
 // (Undef = empty) in one batch.
 func (s *Store) loadFilesLocked(ctx context.Context, id ID, root cid.CID) error {
+	return s.loadFilesBatch(ctx, id, root, nil)
+}
+
+// loadFilesBatch is loadFilesLocked adding extra's writes (if set) to the
+// batch.
+func (s *Store) loadFilesBatch(ctx context.Context, id ID, root cid.CID, extra func(kv.Writer) error) error {
 	b := s.kv.NewBatch()
 	defer b.Discard()
 	it := s.kv.Iter(kv.IterOptions{Prefix: subKey(id, "f/")})
@@ -561,6 +578,11 @@ func (s *Store) loadFilesLocked(ctx context.Context, id ID, root cid.CID) error 
 			return err
 		}
 	}
+	if extra != nil {
+		if err := extra(b); err != nil {
+			return err
+		}
+	}
 	return b.Commit()
 }
 
@@ -583,6 +605,11 @@ func (s *Store) openExport(ctx context.Context, root cid.CID) (io.Reader, error)
 // Restore makes cur of id equal to version ref: files first, then the
 // database, each replaced atomically. A crash between the two leaves the
 // files restored and the old database; restoring again completes it.
+// Then cur is based on the head, the newest version made or imported here
+// (a backup continues the line after it, even when an older version was
+// restored), and the
+// divergences recorded (ErrDiverged) are settled: the person chose what
+// cur holds.
 func (s *Store) Restore(ctx context.Context, id ID, ref string) (VersionInfo, error) {
 	if _, err := s.reg.Get(id); err != nil {
 		return VersionInfo{}, err
@@ -594,6 +621,21 @@ func (s *Store) Restore(ctx context.Context, id ID, ref string) (VersionInfo, er
 		return VersionInfo{}, err
 	}
 	if err := s.restoreLocked(ctx, id, v); err != nil {
+		return VersionInfo{}, err
+	}
+	head, ok, err := getCID(s.kv, headKey(id))
+	if err != nil {
+		return VersionInfo{}, err
+	}
+	if !ok {
+		head = c
+	}
+	b := s.kv.NewBatch()
+	defer b.Discard()
+	if err := errors.Join(b.Set(baseKey(id), head.Bytes()), s.clearDiverged(b, id, nil)); err != nil {
+		return VersionInfo{}, err
+	}
+	if err := b.Commit(); err != nil {
 		return VersionInfo{}, err
 	}
 	return VersionInfo{Version: v, CID: c}, nil

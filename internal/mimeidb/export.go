@@ -631,6 +631,26 @@ type exportEntry struct {
 // the old or the new content. On any error db is unchanged. ctx is checked
 // while reading and before the commit.
 func (db *DB) Replace(ctx context.Context, r io.Reader) (int, error) {
+	return db.replace(ctx, r, nil)
+}
+
+// ReplaceIf is Replace that commits only if nothing was committed to db
+// since Seq returned seq; otherwise it fails with ErrConflict and db is
+// unchanged. A caller that checked the database's content after reading
+// Seq thus replaces exactly what it checked.
+func (db *DB) ReplaceIf(ctx context.Context, r io.Reader, seq uint64) (int, error) {
+	return db.replace(ctx, r, &seq)
+}
+
+// Seq counts the commits made to db through this handle (every write
+// command, transaction and Replace), for ReplaceIf.
+func (db *DB) Seq() uint64 {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.seq
+}
+
+func (db *DB) replace(ctx context.Context, r io.Reader, seq *uint64) (int, error) {
 	var entries []exportEntry
 	err := ReadExport(r, func(key []byte, typ Type, value any) error {
 		if err := ctx.Err(); err != nil {
@@ -646,6 +666,9 @@ func (db *DB) Replace(ctx context.Context, r io.Reader) (int, error) {
 		return 0, err
 	}
 	err = db.write(func(t *Tx) error {
+		if seq != nil && db.seq != *seq {
+			return fmt.Errorf("%w: the database changed since it was checked", ErrConflict)
+		}
 		if err := t.clear(); err != nil {
 			return err
 		}

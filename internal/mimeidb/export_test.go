@@ -427,6 +427,47 @@ func TestReplaceConflicts(t *testing.T) {
 	}
 }
 
+// ReplaceIf replaces only a database nothing was committed to since Seq:
+// a write in between makes it fail with ErrConflict and change nothing.
+func TestReplaceIf(t *testing.T) {
+	src := openDB(t, memkv.New(), "p")
+	if err := src.Set(b("k"), b("new")); err != nil {
+		t.Fatal(err)
+	}
+	stream := export(t, src)
+	cases := []struct {
+		name    string
+		between func(db *DB) error // after Seq, before ReplaceIf
+		want    error
+		get     string
+	}{
+		{"nothing committed", func(*DB) error { return nil }, nil, "new"},
+		{"a key set", func(db *DB) error { return db.Set(b("other"), b("x")) }, ErrConflict, "old"},
+		{"a transaction", func(db *DB) error {
+			return db.Update(func(tx *Tx) error { return tx.Set(b("k"), b("tx")) })
+		}, ErrConflict, "tx"},
+		{"a read", func(db *DB) error { _, _, err := db.Get(b("k")); return err }, nil, "new"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openDB(t, memkv.New(), "p")
+			if err := db.Set(b("k"), b("old")); err != nil {
+				t.Fatal(err)
+			}
+			seq := db.Seq()
+			if err := tc.between(db); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ReplaceIf(context.Background(), bytes.NewReader(stream), seq); !errors.Is(err, tc.want) {
+				t.Fatalf("ReplaceIf = %v, want %v", err, tc.want)
+			}
+			if v, _, err := db.Get(b("k")); err != nil || string(v) != tc.get {
+				t.Fatalf("k = %q %v, want %q", v, err, tc.get)
+			}
+		})
+	}
+}
+
 // craft writes a stream by hand: header, the items fn writes, and a
 // trailer counting keys with the digest of the given content.
 type crafter struct {

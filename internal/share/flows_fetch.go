@@ -435,6 +435,10 @@ func (f *Flows) fetchHead(ctx context.Context, providers []netport.PeerID, cat *
 		"bytes": res.Bytes, "ms": time.Since(start).Milliseconds(), "providers": len(res.PerProvider),
 		"check_ms": time.Since(fetched).Milliseconds(),
 	}
+	ev["moved_cur"] = got.MovedCur
+	if got.Diverged != nil {
+		ev["diverged"] = got.Diverged.Error()
+	}
 	if got.Conflict != nil {
 		ev["conflict"] = got.Conflict.Error()
 		f.event("share.conflict", map[string]any{"mimei": id.String(), "version": h.Number, "error": got.Conflict.Error()})

@@ -70,24 +70,38 @@ type testNode struct {
 	peer    string // the device's peer ID
 	key     ed25519.PrivateKey
 	closers []io.Closer
+
+	mu     sync.Mutex
+	events []string // kinds the Service published, in order
 }
 
 type nodeOptions struct {
 	dir        string // "": memory; else Pebble KV and a pack store in dir
 	cacheQuota int64
 	suite      sealing.Suite // 0: the device's default
+	device     byte          // another device of the same persona (0: the first)
+}
+
+// published lists the kinds of the events n's Service published.
+func (n *testNode) published() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.events...)
 }
 
 func (w *world) node(t *testing.T, seed byte, o nodeOptions) *testNode {
 	t.Helper()
 	personaKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32))
-	dev := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed, 0xd0}, 16))
-	cert, err := identity.IssueDeviceCert(personaKey, dev.Public().(ed25519.PublicKey), 1, time.Unix(1_700_000_000, 0), 0)
+	dev := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed, 0xd0 + o.device}, 16))
+	cert, err := identity.IssueDeviceCert(personaKey, dev.Public().(ed25519.PublicKey), 1+uint64(o.device), time.Unix(1_700_000_000, 0), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sg := mimei.Signer{Device: dev, Cert: cert}
 	n := &testNode{persona: cert.Persona, peer: fmt.Sprintf("peer%d", seed), key: personaKey}
+	if o.device > 0 {
+		n.peer = fmt.Sprintf("peer%d.%d", seed, o.device)
+	}
 	if o.dir == "" {
 		n.kv, n.blocks = memkv.New(), memstore.New()
 	} else {
@@ -120,6 +134,11 @@ func (w *world) node(t *testing.T, seed byte, o nodeOptions) *testNode {
 	}
 	n.svc, err = New(Config{
 		KV: n.kv, Store: n.store, Persona: n.persona, CacheQuota: o.cacheQuota, Suite: o.suite, Now: w.clock.Now,
+		Event: func(kind string, _ any) {
+			n.mu.Lock()
+			n.events = append(n.events, kind)
+			n.mu.Unlock()
+		},
 		PersonaKey: func(p string) (ed25519.PrivateKey, error) {
 			if p != n.persona {
 				return nil, fmt.Errorf("no key for %s", p)

@@ -420,12 +420,27 @@ type Received struct {
 	Version  mimei.VersionInfo
 	Held     bool  // sealed blocks kept without a key
 	Conflict error // the version was kept as a branch (wraps mimei.ErrConflict)
+	// Diverged: the version is on the line but cur, which had changes
+	// made here (or does not lead to it), was kept; wraps
+	// mimei.ErrDiverged. The event share.diverged was published.
+	Diverged error
+	// MovedCur: cur (the working copy of our own MiMei, or of one we
+	// write to) moved to the version, nothing here having changed since
+	// the version cur was based on.
+	MovedCur bool
 }
 
 // Finish checks that every block the manifests list is here, then (unless
 // holding) verifies the version record and its blocks and imports the
 // version into the MiMei store, and records the head so the version can be
-// served on.
+// served on. Holding, it registers the MiMei from the catalog (no version
+// is imported) so that the held version can be served on to those its
+// rights name.
+//
+// Importing the newest version of a MiMei with a working copy here moves
+// cur to it when nothing here changed since cur's base (MovedCur), or
+// keeps both and publishes share.diverged (Diverged): see
+// mimei.Store.ImportVersion.
 func (r *Receiver) Finish(ctx context.Context) (Received, error) {
 	defer r.Release()
 	out := Received{Head: r.head, Held: r.key == nil && r.head.Epoch > 0}
@@ -504,12 +519,19 @@ func (r *Receiver) Finish(ctx context.Context) (Received, error) {
 			in.Last, in.Release = r.cat.Last, r.cat.Release
 		}
 		out.Version, err = r.s.store.ImportVersion(ctx, in)
-		if errors.Is(err, mimei.ErrConflict) {
+		switch {
+		case errors.Is(err, mimei.ErrConflict):
 			out.Conflict, err = err, nil
+		case errors.Is(err, mimei.ErrDiverged):
+			out.Diverged, err = err, nil
+			r.s.event("share.diverged", map[string]any{"mimei": r.id.String(), "version": v.Number, "author": v.Author, "error": out.Diverged.Error()})
 		}
 		if err != nil {
 			return out, err
 		}
+		out.MovedCur = out.Version.MovedCur
+	} else if _, err := r.s.store.RegisterHeld(r.spec, r.rights, r.trusted); err != nil {
+		return out, err
 	}
 	enc, err := EncodeHead(&r.head)
 	if err != nil {

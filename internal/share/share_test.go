@@ -414,8 +414,9 @@ func TestHolderSeesNoPlaintext(t *testing.T) {
 	if !got.Held || st.fetched != int(head.Blocks)+1 {
 		t.Fatalf("held: %+v, fetched %d of %d", got, st.fetched, head.Blocks+1)
 	}
-	if _, err := holder.store.Registry().Get(id); !errors.Is(err, mimei.ErrNotFound) {
-		t.Fatalf("the holder imported a version it cannot read: %v", err)
+	// Registered (to serve what it holds), with no version imported.
+	if in, err := holder.store.Info(id); err != nil || in.Versions != 0 || in.Files != 0 || in.Shows != nil {
+		t.Fatalf("the holder imported a version it cannot read: %+v %v", in, err)
 	}
 	// Bob, with the key, stores plaintext: the control that the scan finds it.
 	fetch(t, alice, bob, bob.persona, id, 0, false)
@@ -450,17 +451,26 @@ func TestHolderServesHeldVersion(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld()
 	alice, bob, holder := w.node(t, 1, nodeOptions{}), w.node(t, 2, nodeOptions{}), w.node(t, 4, nodeOptions{})
+	stranger := w.node(t, 5, nodeOptions{})
 	id := alice.create(t, false)
 	if _, err := alice.svc.Share(ctx, id, bob.persona, false, w.encKey); err != nil {
 		t.Fatal(err)
 	}
-	alice.put(t, id, "f.txt", randomBytes(5, 10<<10))
+	content := randomBytes(5, 10<<10)
+	alice.put(t, id, "f.txt", content)
 	alice.backup(t, id)
 	head := alice.publish(t, w, id, "0")
-	fetch(t, alice, holder, bob.persona, id, 0, true)
+	if got, _ := fetch(t, alice, holder, bob.persona, id, 0, true); !got.Held {
+		t.Fatal("the holder's fetch was not held")
+	}
+	if in, err := holder.store.Info(id); err != nil || in.Versions != 0 {
+		t.Fatalf("the holder's MiMei: %+v %v (want registered, no version)", in, err)
+	}
 	if err := holder.svc.Authorize(bob.persona, bob.peer, id.String(), head.Manifest); err != nil {
-		t.Skipf("BUG: a holder cannot serve the version it holds: Authorize needs the MiMei in the registry, "+
-			"which a held (not imported) version never puts there: %v", err)
+		t.Fatalf("the holder refuses its own held version to a reader: %v", err)
+	}
+	if err := holder.svc.Authorize(stranger.persona, stranger.peer, id.String(), head.Manifest); !errors.Is(err, ErrNotShared) {
+		t.Fatalf("the holder serves a stranger: %v", err)
 	}
 	r, err := bob.svc.Receive(mustCatalog(t, alice, id, bob.persona), head, mustKeyRecord(t, alice, id, head.Epoch, bob.persona), false, true)
 	if err != nil {
@@ -471,6 +481,9 @@ func TestHolderServesHeldVersion(t *testing.T) {
 	}
 	if _, err := r.Finish(ctx); err != nil {
 		t.Fatalf("finish: %v", err)
+	}
+	if got := bob.read(t, id, "0", "f.txt"); !bytes.Equal(got, content) {
+		t.Fatal("the version served by the holder reads differently at bob")
 	}
 }
 

@@ -143,7 +143,7 @@ func TestParseRequestRejects(t *testing.T) {
 		{"truncated", ok[:len(ok)-1]},
 		{"non-canonical", nonCanonicalTail(ok, 0)},
 		{"kind 0", mustMarshal(t, &requestRaw{Kind: 0, MiMei: m[:]})},
-		{"kind 9", mustMarshal(t, &requestRaw{Kind: 9, MiMei: m[:]})},
+		{"kind 10", mustMarshal(t, &requestRaw{Kind: 10, MiMei: m[:]})},
 		{"short MiMei", mustMarshal(t, &requestRaw{Kind: 1, MiMei: m[:19]})},
 		{"long MiMei", mustMarshal(t, &requestRaw{Kind: 1, MiMei: append(m[:], 0)})},
 		{"payload too long", mustMarshal(t, &requestRaw{Kind: 3, MiMei: m[:], Payload: make([]byte, MaxRequestPayload+1)})},
@@ -161,7 +161,7 @@ func TestParseRequestRejects(t *testing.T) {
 func TestEncodeRequestRejects(t *testing.T) {
 	for _, q := range []*Request{
 		{Kind: 0},
-		{Kind: 9},
+		{Kind: KindRevoke + 1},
 		{Kind: KindNotify, Payload: make([]byte, MaxRequestPayload+1)},
 	} {
 		if _, err := EncodeRequest(q); !errors.Is(err, ErrMalformed) {

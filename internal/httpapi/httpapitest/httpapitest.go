@@ -184,6 +184,43 @@ type object struct {
 	release  uint64 // 0 = none
 	pins     map[uint64]bool
 	refs     map[refKey]int64
+	received bool // no working copy here (MarkReceived)
+}
+
+// shows is the version reads of cur show: the newest, for a received
+// MiMei whose cur is empty; 0 = cur itself.
+func (o *object) shows() uint64 {
+	if !o.received || len(o.versions) == 0 || len(o.cur.files) > 1 || len(o.cur.keys) > 0 {
+		return 0
+	}
+	return o.versions[len(o.versions)-1].Number
+}
+
+// MarkReceived makes mid behave as a MiMei received from someone else, as
+// the node does: no working copy here, so its cur is emptied and reads of
+// cur show its newest version (ReadRef).
+func (s *Store) MarkReceived(mid string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, err := s.get(mid)
+	if err != nil {
+		return err
+	}
+	o.received, o.cur = true, newState()
+	return nil
+}
+
+func (s *Store) ReadRef(_ context.Context, mid, version string) (string, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, err := s.get(mid)
+	if err != nil {
+		return "", false, err
+	}
+	if n := o.shows(); n != 0 && (version == "" || version == apiv1.RefCur) {
+		return strconv.FormatUint(n, 10), true, nil
+	}
+	return version, false, nil
 }
 
 func errf(code, format string, args ...any) error {
@@ -215,14 +252,20 @@ func (s *Store) describe(o *object) apiv1.MiMei {
 		r := o.release
 		m.Release = &r
 	}
+	// Figures of cur, or of the version reads of cur show.
+	shown := o.cur
+	m.Shows = nil
+	if n := o.shows(); n != 0 {
+		m.Shows, shown = &n, o.frozen[n]
+	}
 	m.Files, m.Bytes = 0, 0
-	for p, e := range o.cur.files {
+	for p, e := range shown.files {
 		if p != "" && !e.dir {
 			m.Files++
 			m.Bytes += int64(len(e.data))
 		}
 	}
-	m.Keys = int64(len(o.cur.keys))
+	m.Keys = int64(len(shown.keys))
 	m.Pins = len(o.pins)
 	m.RefsIn = 0
 	for _, other := range s.objects {

@@ -6,7 +6,7 @@
 
 import { get, onLoggedOut } from './api.js';
 import * as events from './events.js';
-import { fill, h } from './ui.js';
+import { fill, flash, h, short } from './ui.js';
 import * as login from './pages/login.js';
 import * as home from './pages/home.js';
 import * as files from './pages/files.js';
@@ -94,6 +94,13 @@ function showLive(state) {
 
 async function start() {
   events.onState(showLive);
+  // Never silent: a version from another device that the working files
+  // did not take (they had changes of their own) is announced on any page.
+  events.subscribe(['share.diverged'], (d) => {
+    if (!d) return;
+    flash(`Version ${d.version} of MiMei ${short(d.mimei, 8)} arrived from another device while its files had changes made here. ` +
+      'Both are kept: open it in Files to compare.');
+  });
   // The browser gives up on the stream only when the node refuses it (the
   // session ended): find out, and show the login page if so.
   events.onState((s) => { if (s === 'closed' && session.whoami) check().then(() => { if (!session.whoami) route(); }, () => {}); });

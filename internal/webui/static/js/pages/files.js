@@ -21,15 +21,13 @@ export function render(main, { match, session }) {
   if (!match[1]) return list(main, writable);
   const mid = decodeSegment(match[1]);
   const dir = (match[2] || '').split('/').filter(Boolean).map(decodeSegment).join('/');
-  // Someone else's MiMei received here (shared with us) has versions and
-  // no working files: show its newest version, to read. Find out first.
+  // Someone else's MiMei received here (shared with us) has no working
+  // copy: the node says so (shows: the version reads of cur show) and reads
+  // of cur give its newest version, to read. Find out first.
   fill(main, h('h1', { text: 'MiMei' }), h('p', { class: 'muted', text: 'Loading…' }));
   let leave = null;
   let left = false;
-  Promise.all([get(`/mimei/${encodeURIComponent(mid)}`), get('/personas')]).then(([m, ps]) => {
-    const mine = ps.personas.some((p) => p.id === m.rights.owner);
-    return !mine && m.last != null && m.files === 0 && m.keys === 0 ? 'last' : '';
-  }, () => '').then((view) => {
+  get(`/mimei/${encodeURIComponent(mid)}`).then((m) => (m.shows != null ? 'cur' : ''), () => '').then((view) => {
     if (!left) leave = mimei(main, mid, dir, writable && !view, view);
   });
   return () => { left = true; if (leave) leave(); };
@@ -78,7 +76,8 @@ function list(main, writable) {
 }
 
 // mimei shows one MiMei at the folder dir: its working files, or with view
-// 'last' its newest version (read only).
+// 'cur' for a MiMei with no working copy, its newest version (read only:
+// the node answers reads of its cur with that version).
 function mimei(main, mid, dir, writable, view) {
   let previewURL = null;
   const head = h('div', { class: 'muted' }, 'Loading…');
@@ -179,8 +178,13 @@ function mimei(main, mid, dir, writable, view) {
     try {
       const m = await get(base);
       fill(head, h('p', { class: 'idline' }, h('code', { class: 'id', text: m.id }), copyButton(m.id, 'MiMei ID')),
-        h('p', { class: 'muted', text: view ? `${m.app_type} · showing version ${m.last} · ${count(m.versions, 'version')} here · owner ${short(m.rights.owner, 14)}`
-          : `${m.app_type} · ${count(m.files, 'file')} · ${bytes(m.bytes)} · ${count(m.versions, 'version')}` }));
+        h('p', { class: 'muted', text: view ? `${m.app_type} · showing version ${m.shows ?? m.last} · ${count(m.versions, 'version')} here · owner ${short(m.rights.owner, 14)}`
+          : `${m.app_type} · ${count(m.files, 'file')} · ${bytes(m.bytes)} · ${count(m.versions, 'version')}` }),
+        // Versions from another device (or a writer) that the working
+        // files did not take, because they had changes of their own.
+        m.diverged ? h('p', { class: 'alert error', id: 'diverged', role: 'status', text:
+          `${m.diverged === 1 ? 'A version' : `${m.diverged} versions`} arrived from another device while these files had changes made here` +
+          `${m.base != null ? ` since version ${m.base}` : ''}. Both are kept: compare with Diff below, bring over what you want and back up, or restore a version to take it.` }) : null);
     } catch (ex) {
       fill(head, h('p', { class: 'error', role: 'alert', text: ex.message }));
     }
@@ -343,10 +347,12 @@ function mimei(main, mid, dir, writable, view) {
   const offFiles = events.subscribe(['file.put'], (d) => {
     if (d && d.mimei === mid) { clearTimeout(timer); timer = setTimeout(() => { loadFiles(); loadHead(); }, 300); }
   });
-  const offBackup = events.subscribe(['mimei.backup', 'share.received'], (d) => {
+  const offBackup = events.subscribe(['mimei.backup', 'share.received', 'share.diverged'], (d) => {
     if (!d || d.mimei !== mid) return;
     loadVersions();
-    if (view) { loadFiles(); loadHead(); }
+    loadHead();
+    // A version from another device may have moved the working files.
+    if (view || d.moved_cur) loadFiles();
   });
   return () => { clearTimeout(timer); offFiles(); offBackup(); freePreview(); };
 }
