@@ -201,6 +201,7 @@ here. Fetch one with "peer subscribe MIMEI" (and keep it up to date) or
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "MIMEI\tFROM\tTYPE\tWRITE\tSUBSCRIBED\tVERSIONS")
+			revoked := 0
 			for _, in := range l {
 				from := in.FromName
 				if from == "" {
@@ -210,9 +211,19 @@ here. Fetch one with "peer subscribe MIMEI" (and keep it up to date) or
 				if in.Ext != "" {
 					typ += "." + in.Ext
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", in.MiMei, from, orDash(typ), yesNo(in.Write), yesNo(in.Subscribed), in.Versions)
+				sub := yesNo(in.Subscribed)
+				if in.Revoked != nil {
+					sub, revoked = "revoked", revoked+1
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", in.MiMei, from, orDash(typ), yesNo(in.Write), sub, in.Versions)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if revoked > 0 {
+				fmt.Fprintf(a.stdout, "%s: the owner stopped sharing; what was fetched stays, nothing new comes\n", fmt.Sprintf("%d revoked", revoked))
+			}
+			return nil
 		}),
 	}
 }

@@ -246,3 +246,23 @@ func TestLiveLine(t *testing.T) {
 		t.Fatalf("drew %q, want %q", b.String(), want)
 	}
 }
+
+// TestSharedShowsRevoked: after the owner unshares, peer shared says the
+// MiMei is revoked instead of still "subscribed".
+func TestSharedShowsRevoked(t *testing.T) {
+	sh := httpapitest.NewShare()
+	c, _ := newShareCLI(t, sh)
+	c.ok("subscribe", httpapitest.InMiMei)
+	wantIn(t, "shared", c.ok("shared"), "yes")
+	sh.Revoke(time.Now())
+	out := c.ok("shared")
+	wantIn(t, "shared after a revocation", out, "revoked", "1 revoked: the owner stopped sharing")
+	if strings.Contains(out, " yes ") {
+		t.Fatalf("still subscribed after a revocation:\n%s", out)
+	}
+	var l []apiv1.Incoming
+	c.jsonOf(&l, "shared")
+	if len(l) != 1 || l[0].Revoked == nil || l[0].Subscribed {
+		t.Fatalf("shared --json: %+v", l)
+	}
+}

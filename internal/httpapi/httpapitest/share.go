@@ -207,6 +207,15 @@ func (s *Share) Sharing(_ context.Context, mid string) (apiv1.Sharing, error) {
 	return sh, nil
 }
 
+// Revoke plays the owner taking our access to InMiMei away, as the node
+// records a Revoke request: the subscription ends and the offer says so.
+func (s *Share) Revoke(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.incoming.Revoked = &at
+	delete(s.subs, InMiMei)
+}
+
 func (s *Share) SharedWithMe(context.Context) ([]apiv1.Incoming, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
