@@ -20,11 +20,11 @@ import (
 	"github.com/peer-node/peer/internal/apiv1"
 	"github.com/peer-node/peer/internal/contacts"
 	"github.com/peer-node/peer/internal/devices"
-	"github.com/peer-node/peer/internal/discovery"
 	"github.com/peer-node/peer/internal/httpapi"
 	"github.com/peer-node/peer/internal/idrecord"
 	"github.com/peer-node/peer/internal/netport"
 	"github.com/peer-node/peer/internal/p2p"
+	"github.com/peer-node/peer/internal/p2p/discovery"
 )
 
 // logger is log, or one that discards everything when log is nil.

@@ -11,13 +11,13 @@ import (
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/console"
 	"github.com/peer-node/peer/internal/contacts"
-	"github.com/peer-node/peer/internal/discovery"
 	"github.com/peer-node/peer/internal/exchange"
 	"github.com/peer-node/peer/internal/httpapi"
 	"github.com/peer-node/peer/internal/keystore"
 	"github.com/peer-node/peer/internal/mimei"
 	"github.com/peer-node/peer/internal/mimeidb"
 	"github.com/peer-node/peer/internal/p2p"
+	"github.com/peer-node/peer/internal/p2p/discovery"
 	"github.com/peer-node/peer/internal/share"
 )
 

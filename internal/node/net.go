@@ -9,17 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/peer-node/peer/internal/apibackend"
 	"github.com/peer-node/peer/internal/config"
 	"github.com/peer-node/peer/internal/contacts"
 	"github.com/peer-node/peer/internal/devices"
-	"github.com/peer-node/peer/internal/discovery"
 	"github.com/peer-node/peer/internal/idrecord"
 	"github.com/peer-node/peer/internal/netport"
 	"github.com/peer-node/peer/internal/p2p"
+	"github.com/peer-node/peer/internal/p2p/discovery"
 )
 
 // netSvc is the node's peer-to-peer side: the libp2p host and its port,
@@ -78,8 +75,8 @@ func (n *Node) startNetwork() (err error) {
 		RelayStrangers: c.RelayStrangers,
 		RelayLimit:     p2p.RelayLimit{Duration: time.Duration(c.RelayLimitMinutes) * time.Minute, Data: int64(c.RelayLimitMB) << 20},
 		StaticRelays:   config.SplitList(c.Relays),
-		IsContact:      func(p peer.ID) bool { cs := s.people.Load(); return cs != nil && cs.IsContact(portID(p)) },
-		Blocked:        func(p peer.ID) bool { cs := s.people.Load(); return cs != nil && cs.IsBlocked(portID(p)) },
+		IsContact:      s.isContact,
+		Blocked:        func(p netport.PeerID) bool { cs := s.people.Load(); return cs != nil && cs.IsBlocked(p) },
 		ConnLow:        c.ConnLow,
 		ConnHigh:       c.ConnHigh,
 		Reachability:   c.Reachability,
@@ -93,7 +90,7 @@ func (n *Node) startNetwork() (err error) {
 		return fmt.Errorf("network: %w", err)
 	}
 	s.host, s.port = h, h.Port()
-	indexes, err := peerInfos(config.SplitList(c.Indexes))
+	indexes, err := discovery.ParseIndexes(config.SplitList(c.Indexes))
 	if err != nil {
 		return fmt.Errorf("network.indexes: %w", err)
 	}
@@ -103,21 +100,21 @@ func (n *Node) startNetwork() (err error) {
 	}
 	if s.disc, err = discovery.New(discovery.Config{
 		Host: h.Host(), DHT: dhtSrc, Indexes: indexes, ServeIndex: c.Index,
-		IsContact: func(p peer.ID) bool { return s.contactSvc().IsContact(portID(p)) },
+		IsContact: s.isContact,
 		Contacts:  s.contactDevices,
 		Logger:    n.log.With("part", "discovery"),
 	}); err != nil {
 		return err
 	}
 	if s.devices, err = devices.New(devices.Config{
-		Net: s.port, KV: n.store, Keys: n.keys, Advertised: h.Advertised, FetchRecord: s.fetchRecord,
+		Net: s.port, KV: n.store, Keys: n.keys, Advertised: h.Advertised, FetchRecord: s.disc.FetchID,
 		Changed: s.devicesChanged, Event: n.publish, Logger: n.log.With("part", "devices"),
 	}); err != nil {
 		return err
 	}
 	people, err := contacts.NewService(contacts.ServiceConfig{
 		Net: s.port, Store: n.contacts, Self: s.self, Advertised: h.Advertised, OwnDevices: s.ownDeviceIDs,
-		OnBlocked: s.closePeers, Learned: func(ctx context.Context, p netport.PeerID) { _, _ = s.fetchRecord(ctx, p) },
+		OnBlocked: s.closePeers, Learned: func(ctx context.Context, p netport.PeerID) { _, _ = s.disc.FetchID(ctx, p) },
 		Event: n.publish, Logger: n.log.With("part", "contacts"),
 	})
 	if err != nil {
@@ -135,15 +132,7 @@ func (n *Node) startNetwork() (err error) {
 	}
 	s.pub = discovery.NewPublisher(pc)
 	s.port.Watch(s.onNetEvent)
-	h.OnPeerFound(func(ai peer.AddrInfo) {
-		s.goBackground(func() {
-			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-			defer cancel()
-			if _, err := s.disc.FetchID(ctx, ai.ID); err != nil {
-				n.log.Debug("found peer has no identity record for us", "peer", ai.ID, "err", err)
-			}
-		})
-	})
+	h.OnPeerFound(s.disc.PeerFound)
 	if err := errors.Join(s.devices.Start(), people.Start()); err != nil {
 		return err
 	}
@@ -155,18 +144,6 @@ func (n *Node) startNetwork() (err error) {
 	s.pub.Start()
 	n.log.Info("network started", "peer", h.ID(), "addrs", h.Status().ListenAddrs, "dht", c.DHT, "index", c.Index)
 	return nil
-}
-
-func peerInfos(addrs []string) ([]peer.AddrInfo, error) {
-	var out []peer.AddrInfo
-	for _, a := range addrs {
-		ai, err := peer.AddrInfoFromString(a)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %w", a, err)
-		}
-		out = append(out, *ai)
-	}
-	return out, nil
 }
 
 func (s *netSvc) goBackground(fn func()) {
@@ -203,6 +180,13 @@ func (s *netSvc) close() error {
 // contactSvc is the contacts service (set once the network has started).
 func (s *netSvc) contactSvc() *contacts.Service { return s.people.Load() }
 
+// isContact says whether p is a contact's device or one of ours (false
+// until the contacts service exists).
+func (s *netSvc) isContact(p netport.PeerID) bool {
+	cs := s.people.Load()
+	return cs != nil && cs.IsContact(p)
+}
+
 // self is our default persona as the invite handshake presents it.
 func (s *netSvc) self() (contacts.Self, error) {
 	p := s.n.keys.DefaultPersona()
@@ -232,31 +216,21 @@ func (s *netSvc) devicesChanged() {
 	}
 }
 
-func (s *netSvc) contactDevices() []peer.ID {
-	var out []peer.ID
-	for _, d := range s.contactSvc().ContactDevices() {
-		if id, err := peer.Decode(d.String()); err == nil {
-			out = append(out, id)
-		}
+// contactDevices lists the contacts' devices discovery may ask "where is
+// X?" (none before the contacts service exists).
+func (s *netSvc) contactDevices() []netport.PeerID {
+	cs := s.people.Load()
+	if cs == nil {
+		return nil
 	}
-	return out
+	return cs.ContactDevices()
 }
 
 // closePeers cuts what blocked devices have open.
 func (s *netSvc) closePeers(ps []netport.PeerID) {
 	for _, p := range ps {
-		if id, err := peer.Decode(p.String()); err == nil {
-			_ = s.host.ClosePeer(id)
-		}
+		_ = s.host.ClosePeer(p)
 	}
-}
-
-func (s *netSvc) fetchRecord(ctx context.Context, p netport.PeerID) (*idrecord.Record, error) {
-	id, err := peer.Decode(p.String())
-	if err != nil {
-		return nil, err
-	}
-	return s.disc.FetchID(ctx, id)
 }
 
 // onNetEvent reports connections on the event stream and learns the
@@ -295,24 +269,24 @@ func (s *netSvc) onHolePunch(r p2p.HolePunchResult) {
 // resolveTarget connects to a target (persona did:key, contact name, peer
 // ID or multiaddr with /p2p/) and returns the peer and, for personas, how it
 // was found.
-func (s *netSvc) resolveTarget(ctx context.Context, target string) (peer.ID, string, string, error) {
+func (s *netSvc) resolveTarget(ctx context.Context, target string) (netport.PeerID, string, string, error) {
 	target = strings.TrimSpace(target)
 	switch {
 	case strings.HasPrefix(target, "/"):
-		ai, err := peer.AddrInfoFromString(target)
-		if err != nil {
+		id, err := s.host.ConnectAddr(ctx, target)
+		if errors.Is(err, p2p.ErrBadAddr) {
 			return "", "", "", fmt.Errorf("%w: %v", apibackend.ErrBadTarget, err)
 		}
-		if err := s.host.Connect(ctx, *ai); err != nil {
+		if err != nil {
 			return "", "", "", fmt.Errorf("%w: %w", discovery.ErrUnreachable, err)
 		}
-		return ai.ID, s.personaOf(ai.ID), "address", nil
+		return id, s.personaOf(id), "address", nil
 	case strings.HasPrefix(target, "did:key:"):
 		return s.connectPersona(ctx, target)
 	}
-	if id, err := peer.Decode(target); err == nil {
-		if !s.port.Connected(portID(id)) {
-			if err := s.host.Connect(ctx, peer.AddrInfo{ID: id}); err != nil {
+	if id, err := p2p.ParsePeerID(target); err == nil {
+		if !s.port.Connected(id) {
+			if err := s.host.ConnectPeer(ctx, id); err != nil {
 				return "", "", "", fmt.Errorf("%w: %w", discovery.ErrUnreachable, err)
 			}
 		}
@@ -327,7 +301,7 @@ func (s *netSvc) resolveTarget(ctx context.Context, target string) (peer.ID, str
 
 // connectPersona connects to a device of persona through discovery and
 // keeps a contact's device list up to date.
-func (s *netSvc) connectPersona(ctx context.Context, persona string) (peer.ID, string, string, error) {
+func (s *netSvc) connectPersona(ctx context.Context, persona string) (netport.PeerID, string, string, error) {
 	if s.n.contacts.IsBlockedPersona(persona) {
 		return "", "", "", apibackend.ErrBlockedTarget
 	}
@@ -351,10 +325,7 @@ func (s *netSvc) connectPersona(ctx context.Context, persona string) (peer.ID, s
 }
 
 // personaOf names the persona of a device if we know it.
-func (s *netSvc) personaOf(p peer.ID) string { return s.contactSvc().PersonaOf(portID(p)) }
-
-// portID names a libp2p peer on the network port.
-func portID(p peer.ID) netport.PeerID { return netport.PeerID(p.String()) }
+func (s *netSvc) personaOf(p netport.PeerID) string { return s.contactSvc().PersonaOf(p) }
 
 // ---- for tests and tools ----
 
@@ -419,12 +390,12 @@ func (n *Node) Republish(ctx context.Context) error {
 	return n.net.pub.Publish(ctx)
 }
 
-// Host is the node's libp2p host (for in-process tests and benchmarks that
-// measure the raw transport beside the node's protocols); nil when the
-// network is off.
-func (n *Node) Host() host.Host {
+// Host is the node's p2p host (for in-process tests and benchmarks that
+// measure the raw transport beside the node's protocols: its Host method
+// is the libp2p host); nil when the network is off.
+func (n *Node) Host() *p2p.Host {
 	if n.net == nil {
 		return nil
 	}
-	return n.net.host.Host()
+	return n.net.host
 }

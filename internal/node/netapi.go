@@ -6,15 +6,14 @@ import (
 	"sort"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/peer-node/peer/internal/apibackend"
 	"github.com/peer-node/peer/internal/apiv1"
 	"github.com/peer-node/peer/internal/config"
 	"github.com/peer-node/peer/internal/contacts"
-	"github.com/peer-node/peer/internal/discovery"
 	"github.com/peer-node/peer/internal/httpapi"
+	"github.com/peer-node/peer/internal/netport"
 	"github.com/peer-node/peer/internal/p2p"
+	"github.com/peer-node/peer/internal/p2p/discovery"
 )
 
 // netAPI adapts the network side to the HTTP API (httpapi.NetBackend),
@@ -77,8 +76,7 @@ func (a *netAPI) conns(s *netSvc, cs []p2p.ConnInfo) []apiv1.Conn {
 	}
 	out := []apiv1.Conn{}
 	for _, c := range cs {
-		id, _ := peer.Decode(c.Peer)
-		persona := s.personaOf(id)
+		persona := s.personaOf(netport.PeerID(c.Peer))
 		out = append(out, apiv1.Conn{PeerID: c.Peer, Persona: persona, Name: names[persona], Addr: c.Addr,
 			Direction: c.Direction, Relayed: c.Relayed, Transport: c.Transport, Opened: c.Opened.UTC()})
 	}
@@ -126,7 +124,7 @@ func (a *netAPI) Ping(ctx context.Context, target string) (apiv1.PingResult, err
 // even through a relay on a slow link.
 const pingTimeout = 10 * time.Second
 
-func (s *netSvc) pingOnce(ctx context.Context, id peer.ID) (time.Duration, error) {
+func (s *netSvc) pingOnce(ctx context.Context, id netport.PeerID) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	return s.host.Ping(ctx, id)

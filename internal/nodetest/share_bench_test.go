@@ -156,7 +156,7 @@ func BenchmarkShareFetch(b *testing.B) {
 				// raw figure alone swings by ±15% from run to run.
 				stopProfile := profileFetch(b, "raw-"+mode)
 				cpu0, udp0 := cpuTime(), udpDatagrams()
-				rawBefore := rawThroughput(b, a.Host(), bn.Host(), size)
+				rawBefore := rawThroughput(b, a.Host().Host(), bn.Host().Host(), size)
 				rawCPU, rawUDP := cpuTime()-cpu0, udpDatagrams()-udp0
 				stopProfile()
 				evs := bn.Events().Subscribe(ctx, 0, func(typ string) bool { return typ == "share.received" })
@@ -175,7 +175,7 @@ func BenchmarkShareFetch(b *testing.B) {
 				if len(res.Versions) != 1 || res.Versions[0].Fetched == 0 {
 					b.Fatalf("fetched %+v", res)
 				}
-				rawAfter := rawThroughput(b, a.Host(), bn.Host(), size)
+				rawAfter := rawThroughput(b, a.Host().Host(), bn.Host().Host(), size)
 				raw := (rawBefore + rawAfter) / 2
 				got := float64(res.Versions[0].Bytes) / el.Seconds()
 				b.ReportMetric(got/1e6, "fetch-MB/s")

@@ -6,6 +6,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // gater refuses blocked peers at every stage that knows the peer ID: before
@@ -13,12 +15,12 @@ import (
 // peer only there) and after the upgrade. InterceptAccept sees only
 // addresses, so it admits everything.
 type gater struct {
-	blocked func(peer.ID) bool
+	blocked func(netport.PeerID) bool
 }
 
 var _ connmgr.ConnectionGater = gater{}
 
-func (g gater) deny(p peer.ID) bool { return g.blocked != nil && g.blocked(p) }
+func (g gater) deny(p peer.ID) bool { return g.blocked != nil && g.blocked(portID(p)) }
 
 func (g gater) InterceptPeerDial(p peer.ID) bool                 { return !g.deny(p) }
 func (g gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !g.deny(p) }

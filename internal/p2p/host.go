@@ -33,6 +33,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/peer-node/peer/internal/cid"
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // Timeouts for dials the host makes on its own behalf.
@@ -200,7 +201,7 @@ func (h *Host) start() error {
 
 	if h.cfg.IsContact != nil {
 		h.h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
-			if p := c.RemotePeer(); h.cfg.IsContact(p) {
+			if p := c.RemotePeer(); h.cfg.IsContact(portID(p)) {
 				h.cm.Protect(p, contactTag)
 			}
 		}})
@@ -314,7 +315,7 @@ func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	if ai.ID == h.h.ID() {
 		return fmt.Errorf("connect %s: %w", ai.ID, ErrDialSelf)
 	}
-	if h.cfg.Blocked != nil && h.cfg.Blocked(ai.ID) {
+	if h.cfg.Blocked != nil && h.cfg.Blocked(portID(ai.ID)) {
 		return fmt.Errorf("connect %s: %w", ai.ID, ErrBlocked)
 	}
 	if len(ai.Addrs) == 0 && h.dht != nil && len(h.h.Peerstore().Addrs(ai.ID)) == 0 {
@@ -336,6 +337,30 @@ func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	return nil
 }
 
+// ConnectAddr dials the peer a multiaddr with /p2p/<peer ID> names and
+// returns it. Text that is no such address fails with ErrBadAddr; a failed
+// dial fails as Connect does.
+func (h *Host) ConnectAddr(ctx context.Context, addr string) (netport.PeerID, error) {
+	ai, err := peer.AddrInfoFromString(addr)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadAddr, err)
+	}
+	if err := h.Connect(ctx, *ai); err != nil {
+		return "", err
+	}
+	return portID(ai.ID), nil
+}
+
+// ConnectPeer dials a device at the addresses the host knows for it (the
+// DHT is asked when it knows none), as Connect does.
+func (h *Host) ConnectPeer(ctx context.Context, id netport.PeerID) error {
+	p, err := peer.Decode(id.String())
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadAddr, err)
+	}
+	return h.Connect(ctx, peer.AddrInfo{ID: p})
+}
+
 // connected reports whether we have an open connection to p.
 func (h *Host) connected(p peer.ID) bool {
 	for _, c := range h.h.Network().ConnsToPeer(p) {
@@ -346,9 +371,17 @@ func (h *Host) connected(p peer.ID) bool {
 	return false
 }
 
-// Ping measures the round trip to a connected (or dialable) peer with the
-// libp2p ping protocol. It works over relayed (limited) connections too.
-func (h *Host) Ping(ctx context.Context, p peer.ID) (time.Duration, error) {
+// Ping measures the round trip to a connected (or dialable) device with
+// the libp2p ping protocol. It works over relayed (limited) connections too.
+func (h *Host) Ping(ctx context.Context, id netport.PeerID) (time.Duration, error) {
+	p, err := decode(id)
+	if err != nil {
+		return 0, err
+	}
+	return h.ping(ctx, p)
+}
+
+func (h *Host) ping(ctx context.Context, p peer.ID) (time.Duration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the pinger after one round
 	select {
@@ -503,7 +536,7 @@ func (h *Host) HandlePeerFound(ai peer.AddrInfo) {
 	if ai.ID == h.h.ID() {
 		return
 	}
-	if h.cfg.Blocked != nil && h.cfg.Blocked(ai.ID) {
+	if h.cfg.Blocked != nil && h.cfg.Blocked(portID(ai.ID)) {
 		return
 	}
 	h.mu.Lock()

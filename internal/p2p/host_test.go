@@ -20,6 +20,8 @@ import (
 	pbv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/pb"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // Tests run on loopback only, with mDNS and port mapping off.
@@ -112,7 +114,7 @@ func TestConnectPingStatus(t *testing.T) {
 	if err := a.Connect(ctx, info(b)); err != nil {
 		t.Fatal(err)
 	}
-	rtt, err := a.Ping(ctx, b.ID())
+	rtt, err := a.Ping(ctx, b.Port().Self())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +144,60 @@ func TestConnectPingStatus(t *testing.T) {
 	}
 }
 
+// TestConnectByText: the forms the node uses, which name devices as
+// netport.PeerID and addresses as text.
+func TestConnectByText(t *testing.T) {
+	a := newTestHost(t, Options{})
+	b := newTestHost(t, Options{})
+	c := newTestHost(t, Options{})
+	ctx := ctxTimeout(t, waitLong)
+	bid, cid := b.Port().Self(), c.Port().Self()
+
+	for _, s := range []string{"", "bob", "/ip4/127.0.0.1/tcp/1"} {
+		if _, err := ParsePeerID(s); !errors.Is(err, ErrBadAddr) {
+			t.Errorf("ParsePeerID(%q): %v", s, err)
+		}
+		if _, err := a.ConnectAddr(ctx, s); !errors.Is(err, ErrBadAddr) {
+			t.Errorf("ConnectAddr(%q): %v", s, err)
+		}
+	}
+	if id, err := ParsePeerID(bid.String()); err != nil || id != bid {
+		t.Fatalf("ParsePeerID(%s) = %q, %v", bid, id, err)
+	}
+	if _, err := a.ConnectAddr(ctx, p2pAddr(t, a, "tcp")); !errors.Is(err, ErrDialSelf) {
+		t.Fatalf("ConnectAddr to ourselves: %v", err)
+	}
+	id, err := a.ConnectAddr(ctx, p2pAddr(t, b, "tcp"))
+	if err != nil || id != bid {
+		t.Fatalf("ConnectAddr = %q, %v", id, err)
+	}
+	if !a.Port().Connected(bid) || a.RelayedTo(bid) || a.RelayedTo("bob") {
+		t.Fatal("a direct connection to b, and none to a bad ID")
+	}
+	if _, err := a.Ping(ctx, bid); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ClosePeer(bid); err != nil {
+		t.Fatal(err)
+	}
+	await(t, waitLong, "a closes its connection to b", func() bool { return !a.Port().Connected(bid) })
+
+	// ConnectPeer dials at the addresses the host knows.
+	a.Host().Peerstore().AddAddrs(c.ID(), info(c).Addrs, time.Hour)
+	if err := a.ConnectPeer(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ConnectPeer(ctx, "bob"); !errors.Is(err, ErrBadAddr) {
+		t.Fatalf("ConnectPeer(bob): %v", err)
+	}
+	a.DropPath(ctx, cid)
+	await(t, waitLong, "DropPath closes the connection to c", func() bool { return !a.Port().Connected(cid) })
+}
+
 func TestContactsProtectedAndAnnounce(t *testing.T) {
 	var friend atomic.Value
 	a := newTestHost(t, Options{
-		IsContact:     func(p peer.ID) bool { id, _ := friend.Load().(peer.ID); return p == id },
+		IsContact:     func(p netport.PeerID) bool { id, _ := friend.Load().(peer.ID); return p == portID(id) },
 		AnnounceAddrs: []string{"/ip4/203.0.113.7/tcp/4001"},
 	})
 	b := newTestHost(t, Options{})
@@ -170,9 +222,9 @@ func TestGaterBlocksPeer(t *testing.T) {
 	var blockB atomic.Bool
 	blockB.Store(true)
 	var bID atomic.Value // peer.ID, set once b exists
-	a := newTestHost(t, Options{Blocked: func(p peer.ID) bool {
+	a := newTestHost(t, Options{Blocked: func(p netport.PeerID) bool {
 		id, _ := bID.Load().(peer.ID)
-		return blockB.Load() && p == id
+		return blockB.Load() && p == portID(id)
 	}})
 	b := newTestHost(t, Options{})
 	bID.Store(b.ID())
@@ -214,7 +266,7 @@ func TestGaterBlocksPeer(t *testing.T) {
 	if err := b.Connect(ctx, info(a)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Ping(ctx, a.ID()); err != nil {
+	if _, err := b.Ping(ctx, a.Port().Self()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -344,7 +396,7 @@ func publicLoopback(addrs []ma.Multiaddr) []ma.Multiaddr {
 
 func TestRelay(t *testing.T) {
 	var bID atomic.Value
-	isContact := func(p peer.ID) bool { id, _ := bID.Load().(peer.ID); return p == id }
+	isContact := func(p netport.PeerID) bool { id, _ := bID.Load().(peer.ID); return p == portID(id) }
 	limit := RelayLimit{Duration: 10 * time.Minute, Data: 1 << 20}
 	r := newTestHost(t, Options{
 		RelayService: true, IsContact: isContact, RelayLimit: limit,
@@ -370,7 +422,7 @@ func TestRelay(t *testing.T) {
 	if err := c.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: []ma.Multiaddr{circuit}}); err != nil {
 		t.Fatal(err)
 	}
-	if rtt, err := c.Ping(ctx, b.ID()); err != nil || rtt <= 0 {
+	if rtt, err := c.Ping(ctx, b.Port().Self()); err != nil || rtt <= 0 {
 		t.Fatalf("ping through relay: %v %v", rtt, err)
 	}
 	cs := connsTo(c.Status(), b.ID())
@@ -396,7 +448,7 @@ func TestRelay(t *testing.T) {
 
 func TestRelayACL(t *testing.T) {
 	friend, stranger, other := peer.ID("friend"), peer.ID("stranger"), peer.ID("other")
-	isContact := func(p peer.ID) bool { return p == friend }
+	isContact := func(p netport.PeerID) bool { return p == portID(friend) }
 	acl := relayACL{isContact: isContact}
 	if !acl.AllowReserve(friend, nil) || acl.AllowReserve(stranger, nil) {
 		t.Fatal("reserve: contacts only")

@@ -9,6 +9,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // Options configures a Host. The zero value is a usable default for a
@@ -68,10 +70,10 @@ type Options struct {
 	// IsContact says whether a peer is one of ours: it may use our relay and
 	// its connections are protected from trimming. Called from libp2p
 	// goroutines: it must be safe for concurrent use and fast.
-	IsContact func(peer.ID) bool
+	IsContact func(netport.PeerID) bool
 	// Blocked peers are refused before any stream is opened. Same rules as
 	// IsContact.
-	Blocked func(peer.ID) bool
+	Blocked func(netport.PeerID) bool
 
 	// ConnLow and ConnHigh are the connection manager's water marks; zero
 	// means DefaultConnLow / DefaultConnHigh.
@@ -142,6 +144,9 @@ var (
 	ErrNoBootstrap = errors.New("p2p: no bootstrap peer reachable")
 	ErrBlocked     = errors.New("p2p: peer is blocked")
 	ErrRefused     = errors.New("p2p: connection closed by the peer (refused)")
+	// ErrBadAddr: text that should name a peer (a peer ID, a multiaddr
+	// with /p2p/<peer ID>) does not.
+	ErrBadAddr = errors.New("p2p: not a peer address")
 	// ErrInvalidOptions wraps every option error from New.
 	ErrInvalidOptions = errors.New("p2p: invalid options")
 )

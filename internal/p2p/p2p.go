@@ -7,7 +7,9 @@
 // discovery. docs/network.md describes the choices and limits.
 //
 // It is an edge package: the composition root (package node), other edge
-// packages and tests may import it; domain packages may not.
+// packages and tests may import it; domain packages may not. What node
+// calls takes devices as netport.PeerID and addresses as text, so that
+// libp2p's types stay under internal/p2p.
 package p2p
 
 import (
@@ -16,7 +18,19 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peer-node/peer/internal/netport"
 )
+
+// ParsePeerID reads a libp2p peer ID in any of its text forms and returns
+// it in the canonical one; it fails with ErrBadAddr.
+func ParsePeerID(s string) (netport.PeerID, error) {
+	id, err := peer.Decode(s)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadAddr, err)
+	}
+	return portID(id), nil
+}
 
 // PeerID returns the libp2p peer ID of a device public key.
 func PeerID(pub ed25519.PublicKey) (peer.ID, error) {

@@ -42,6 +42,9 @@ func (h *Host) Port() *Port { return &Port{h: h} }
 // Self is this device's peer ID.
 func (p *Port) Self() netport.PeerID { return netport.PeerID(p.h.ID().String()) }
 
+// portID names a libp2p peer on the network port.
+func portID(p peer.ID) netport.PeerID { return netport.PeerID(p.String()) }
+
 func decode(id netport.PeerID) (peer.ID, error) {
 	pid, err := peer.Decode(string(id))
 	if err != nil {

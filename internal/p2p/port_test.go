@@ -141,7 +141,7 @@ func TestPortWatchDisconnect(t *testing.T) {
 
 func TestPortLimited(t *testing.T) {
 	var bID atomic.Value
-	isContact := func(p peer.ID) bool { id, _ := bID.Load().(peer.ID); return p == id }
+	isContact := func(p netport.PeerID) bool { id, _ := bID.Load().(peer.ID); return p == portID(id) }
 	r := newTestHost(t, Options{
 		RelayService: true, IsContact: isContact, Reachability: "public", addrsFactory: publicLoopback,
 	})

@@ -7,6 +7,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // relayCheckTimeout bounds the ping that checks whether a relay is alive.
@@ -37,9 +39,13 @@ func (h *Host) Advertised(maxN int) []string {
 	return out
 }
 
-// RelayedTo reports whether every open connection to p goes through a
+// RelayedTo reports whether every open connection to id goes through a
 // relay (false when there is none).
-func (h *Host) RelayedTo(p peer.ID) bool {
+func (h *Host) RelayedTo(id netport.PeerID) bool {
+	p, err := peer.Decode(id.String())
+	if err != nil {
+		return false
+	}
 	conns := h.h.Network().ConnsToPeer(p)
 	if len(conns) == 0 {
 		return false
@@ -52,11 +58,15 @@ func (h *Host) RelayedTo(p peer.ID) bool {
 	return true
 }
 
-// DropPath closes our connections to p, after a ping over them went
+// DropPath closes our connections to id, after a ping over them went
 // unanswered, and the connections to every relay they went through that no
 // longer answers either (a relay that died is noticed by QUIC only after
 // its idle timeout; until then dials through it would hang).
-func (h *Host) DropPath(ctx context.Context, p peer.ID) {
+func (h *Host) DropPath(ctx context.Context, id netport.PeerID) {
+	p, err := peer.Decode(id.String())
+	if err != nil {
+		return
+	}
 	nw := h.h.Network()
 	var relays []peer.ID
 	for _, c := range nw.ConnsToPeer(p) {
@@ -67,7 +77,7 @@ func (h *Host) DropPath(ctx context.Context, p peer.ID) {
 	_ = nw.ClosePeer(p)
 	for _, r := range relays {
 		rctx, cancel := context.WithTimeout(ctx, relayCheckTimeout)
-		if _, err := h.Ping(rctx, r); err != nil && ctx.Err() == nil {
+		if _, err := h.ping(rctx, r); err != nil && ctx.Err() == nil {
 			h.log.Info("relay does not answer; dropping our connections to it", "relay", r, "err", err)
 			_ = nw.ClosePeer(r)
 		}
@@ -75,5 +85,11 @@ func (h *Host) DropPath(ctx context.Context, p peer.ID) {
 	}
 }
 
-// ClosePeer closes every connection to p (blocking cuts what is open too).
-func (h *Host) ClosePeer(p peer.ID) error { return h.h.Network().ClosePeer(p) }
+// ClosePeer closes every connection to id (blocking cuts what is open too).
+func (h *Host) ClosePeer(id netport.PeerID) error {
+	p, err := decode(id)
+	if err != nil {
+		return err
+	}
+	return h.h.Network().ClosePeer(p)
+}

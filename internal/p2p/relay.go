@@ -8,6 +8,8 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // relayBackoff is how long autorelay waits before retrying a relay that
@@ -20,13 +22,13 @@ const relayBackoff = 5 * time.Minute
 // is a contact (the destination already holds a reservation, so it passed
 // AllowReserve), so our contacts are reachable by anyone they let in.
 type relayACL struct {
-	isContact func(peer.ID) bool
+	isContact func(netport.PeerID) bool
 	strangers bool
 }
 
 var _ relayv2.ACLFilter = relayACL{}
 
-func (a relayACL) contact(p peer.ID) bool { return a.isContact != nil && a.isContact(p) }
+func (a relayACL) contact(p peer.ID) bool { return a.isContact != nil && a.isContact(portID(p)) }
 
 func (a relayACL) AllowReserve(p peer.ID, _ ma.Multiaddr) bool {
 	return a.strangers || a.contact(p)

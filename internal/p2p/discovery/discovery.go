@@ -10,8 +10,10 @@
 // response (see wire.go and docs/discovery.md): /peer/id/1.0.0,
 // /peer/whereis/1.0.0 and /peer/index/1.0.0.
 //
-// discovery is an edge package: it uses the libp2p host; only the
-// composition root (internal/node) and tests import it.
+// discovery is an edge package under p2p: it uses the libp2p host
+// directly, and speaks netport.PeerID to its callers, so the composition
+// root (internal/node), which wires it, never names a libp2p type. Only
+// node, the API backend (for its errors) and tests import it.
 package discovery
 
 import (
@@ -31,6 +33,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/peer-node/peer/internal/idrecord"
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // DHT is the part of the DHT that discovery uses.
@@ -44,17 +47,17 @@ type Config struct {
 	Host host.Host
 	// DHT, if set, is a source and a publication target.
 	DHT DHT
-	// Indexes are index peers: records are registered with each and
-	// lookups ask each.
+	// Indexes are index peers (see ParseIndexes): records are registered
+	// with each and lookups ask each.
 	Indexes []peer.AddrInfo
 	// ServeIndex makes this node an index peer.
 	ServeIndex bool
 	// IsContact says whether a peer is a device of a contact: only they get
 	// answers to "where is X?". Nil: nobody.
-	IsContact func(peer.ID) bool
-	// Contacts lists the devices of contacts to ask "where is X?". Nil:
-	// nobody is asked.
-	Contacts func() []peer.ID
+	IsContact func(netport.PeerID) bool
+	// Contacts lists the devices of contacts to ask "where is X?" (IDs
+	// that are not libp2p peer IDs are skipped). Nil: nobody is asked.
+	Contacts func() []netport.PeerID
 	// Validator checks records (its clock and revocation list).
 	Validator idrecord.Validator
 	// Now is the clock (default time.Now).
@@ -112,6 +115,20 @@ type indexEntry struct {
 	rec     *idrecord.Record
 	raw     []byte
 	expires time.Time
+}
+
+// ParseIndexes reads index peers from multiaddrs with /p2p/<peer ID> (the
+// network.indexes setting) for Config.Indexes.
+func ParseIndexes(addrs []string) ([]peer.AddrInfo, error) {
+	var out []peer.AddrInfo
+	for _, a := range addrs {
+		ai, err := peer.AddrInfoFromString(a)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", a, err)
+		}
+		out = append(out, *ai)
+	}
+	return out, nil
 }
 
 // New starts the service and registers its stream handlers on the host.
@@ -398,11 +415,12 @@ func (s *Service) sources(key, persona string) []source {
 	}
 	if s.cfg.Contacts != nil {
 		n := 0
-		for _, p := range s.cfg.Contacts() {
+		for _, c := range s.cfg.Contacts() {
 			if n == maxContactsAsked {
 				break
 			}
-			if s.cfg.Host.Network().Connectedness(p) != network.Connected {
+			p, err := peer.Decode(c.String())
+			if err != nil || s.cfg.Host.Network().Connectedness(p) != network.Connected {
 				continue
 			}
 			n++
@@ -422,8 +440,13 @@ func (s *Service) lookup(ctx context.Context, ai peer.AddrInfo, proto protocol.I
 	return resp.Record, nil
 }
 
-// FetchID asks peer p for its own identity record, validates and caches it.
-func (s *Service) FetchID(ctx context.Context, p peer.ID) (*idrecord.Record, error) {
+// FetchID asks device id for its own identity record, validates and caches
+// it.
+func (s *Service) FetchID(ctx context.Context, id netport.PeerID) (*idrecord.Record, error) {
+	p, err := peer.Decode(id.String())
+	if err != nil {
+		return nil, fmt.Errorf("discovery: peer ID %q: %w", id, err)
+	}
 	resp, err := s.ask(ctx, peer.AddrInfo{ID: p}, ProtoID, &Request{Version: WireVersion, Op: OpLookup})
 	if err != nil {
 		return nil, err
@@ -437,6 +460,19 @@ func (s *Service) FetchID(ctx context.Context, p peer.ID) (*idrecord.Record, err
 	}
 	return rec, nil
 }
+
+// PeerFound fetches the identity record of a peer found on the LAN (the
+// host's OnPeerFound callback, which runs on a goroutine of its own), so
+// that a device we meet there is known by its persona. It returns when the
+// record is cached or the fetch failed (within the timeout, or at Close).
+func (s *Service) PeerFound(ai peer.AddrInfo) {
+	if _, err := s.FetchID(s.ctx, portID(ai.ID)); err != nil {
+		s.log.Debug("found peer has no identity record for us", "peer", ai.ID, "err", err)
+	}
+}
+
+// portID names a libp2p peer on the network port.
+func portID(p peer.ID) netport.PeerID { return netport.PeerID(p.String()) }
 
 // ask opens a stream to ai (connecting first if needed), sends q and reads
 // the response; a status other than OK becomes an error.
@@ -515,7 +551,7 @@ func (s *Service) serveID(remote peer.ID, q *Request) *Response {
 }
 
 func (s *Service) serveWhereIs(remote peer.ID, q *Request) *Response {
-	if s.cfg.IsContact == nil || !s.cfg.IsContact(remote) {
+	if s.cfg.IsContact == nil || !s.cfg.IsContact(portID(remote)) {
 		return &Response{Status: StatusRefused, Error: "not a contact"}
 	}
 	if q.Op != OpLookup {
@@ -626,25 +662,25 @@ func recordHasDevice(rec *idrecord.Record, p peer.ID) bool {
 }
 
 // Connect resolves persona and connects to the first of its devices that
-// answers; it returns that device's peer ID. When no device of the
+// answers; it returns that device's ID. When no device of the
 // resolved record answers, the record may be stale (the persona moved or
 // got a new relay since it was cached): Connect asks every source for the
 // newest record and, if there is a newer one, tries again with it.
-func (s *Service) Connect(ctx context.Context, persona string) (peer.ID, Result, error) {
+func (s *Service) Connect(ctx context.Context, persona string) (netport.PeerID, Result, error) {
 	r, err := s.Resolve(ctx, persona)
 	if err != nil {
 		return "", r, err
 	}
 	id, err := s.connectRecord(ctx, r)
 	if err == nil || ctx.Err() != nil {
-		return id, r, err
+		return portID(id), r, err
 	}
 	r2, err2 := s.resolve(ctx, persona, true)
 	if err2 != nil || !idrecord.Newer(r2.Record, r.Record) {
 		return "", r, err
 	}
 	id, err = s.connectRecord(ctx, r2)
-	return id, r2, err
+	return portID(id), r2, err
 }
 
 // connectRecord connects to the first device of r that answers.

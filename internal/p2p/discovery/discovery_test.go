@@ -16,6 +16,7 @@ import (
 
 	"github.com/peer-node/peer/internal/identity"
 	"github.com/peer-node/peer/internal/idrecord"
+	"github.com/peer-node/peer/internal/netport"
 )
 
 // node is one test peer: a persona with one device and a discovery service.
@@ -126,7 +127,7 @@ func TestIndexPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id != a.h.ID() || r.Source == "" {
+	if id != portID(a.h.ID()) || r.Source == "" {
 		t.Fatalf("connected to %s via %q", id, r.Source)
 	}
 	// One index vanishes: lookups still succeed (through the other).
@@ -169,7 +170,7 @@ func TestConnectRefreshesStaleRecord(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect with a stale cached record: %v", err)
 	}
-	if id != a.h.ID() || r.Record.Seq != a.seq {
+	if id != portID(a.h.ID()) || r.Record.Seq != a.seq {
 		t.Fatalf("connected to %s with record seq %d, want %s seq %d", id, r.Record.Seq, a.h.ID(), a.seq)
 	}
 	if c, _ := b.svc.Cached(a.did); c.Record.Seq != a.seq {
@@ -227,15 +228,15 @@ func TestContactPath(t *testing.T) {
 	// is C's contact and asks C.
 	var a, b, c *node
 	b = newNode(t, Config{})
-	c = newNode(t, Config{IsContact: func(p peer.ID) bool { return a != nil && p == a.h.ID() }})
-	a = newNode(t, Config{Contacts: func() []peer.ID { return []peer.ID{c.h.ID()} }})
+	c = newNode(t, Config{IsContact: func(p netport.PeerID) bool { return a != nil && p == portID(a.h.ID()) }})
+	a = newNode(t, Config{Contacts: func() []netport.PeerID { return []netport.PeerID{portID(c.h.ID())} }})
 	if err := b.svc.SetOwnRecord(b.record(t)); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.h.Connect(ctx, info(b)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.svc.FetchID(ctx, b.h.ID()); err != nil {
+	if _, err := c.svc.FetchID(ctx, portID(b.h.ID())); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.h.Connect(ctx, info(c)); err != nil {
@@ -245,7 +246,7 @@ func TestContactPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id != b.h.ID() || r.Source != "contact "+c.h.ID().String() {
+	if id != portID(b.h.ID()) || r.Source != "contact "+c.h.ID().String() {
 		t.Fatalf("connected to %s via %q", id, r.Source)
 	}
 	// A stranger asking C is refused.
@@ -358,4 +359,49 @@ func FuzzParseResponse(f *testing.F) {
 			t.Fatalf("re-encoding differs: %v", err)
 		}
 	})
+}
+
+func TestParseIndexes(t *testing.T) {
+	const id = "12D3KooWAJjbRkp8FPF5MKgMU53aUTxWkqvDrs4zc1VMbwRwfsbE"
+	tests := []struct {
+		name    string
+		addrs   []string
+		want    int
+		wantErr bool
+	}{
+		{"none", nil, 0, false},
+		{"two", []string{"/ip4/127.0.0.1/tcp/4001/p2p/" + id, "/ip4/127.0.0.1/udp/4001/quic-v1/p2p/" + id}, 2, false},
+		{"no peer ID", []string{"/ip4/127.0.0.1/tcp/4001"}, 0, true},
+		{"not a multiaddr", []string{"index.example.org"}, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseIndexes(tc.addrs)
+			if (err != nil) != tc.wantErr || len(got) != tc.want {
+				t.Fatalf("ParseIndexes(%q) = %v, %v", tc.addrs, got, err)
+			}
+			for _, ai := range got {
+				if ai.ID.String() != id || len(ai.Addrs) != 1 {
+					t.Fatalf("parsed %v", ai)
+				}
+			}
+		})
+	}
+}
+
+// TestPeerFound: a peer met on the LAN is asked for its own record, which
+// is cached under its persona.
+func TestPeerFound(t *testing.T) {
+	ctx := context.Background()
+	a, b := newNode(t, Config{}), newNode(t, Config{})
+	if err := b.svc.SetOwnRecord(b.record(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.h.Connect(ctx, info(b)); err != nil {
+		t.Fatal(err)
+	}
+	a.svc.PeerFound(info(b))
+	if r, ok := a.svc.Cached(b.did); !ok || r.Source != "peer "+b.h.ID().String() {
+		t.Fatalf("cached after PeerFound: %+v %v", r, ok)
+	}
 }
