@@ -169,7 +169,7 @@ func (a *netAPI) Invites(ctx context.Context) ([]apiv1.PendingInvite, error) {
 	}
 	out := []apiv1.PendingInvite{}
 	for _, p := range list {
-		out = append(out, apiv1.PendingInvite{ID: p.ID, Expires: p.Expires.UTC()})
+		out = append(out, apiv1.PendingInvite{ID: p.ID, Expires: p.Expires.UTC(), ContactName: p.ContactName})
 	}
 	return out, nil
 }
