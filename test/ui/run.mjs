@@ -546,6 +546,9 @@ try {
     const row = b.page.locator(`#shared-with-me li[data-mid="${mid}"]`);
     await row.getByRole('button', { name: /^Subscribe to / }).click();
     await row.locator('.badge', { hasText: 'Subscribed' }).waitFor();
+    // The badge is on a row rebuilt after the subscribe answered: the
+    // answer's message survived the rebuild.
+    await row.locator('.fetch-state', { hasText: 'Fetched 1 version.' }).waitFor();
     await b.page.locator(`#subscriptions li[data-mid="${mid}"]`, { hasText: 'newest here: version 0' }).waitFor();
     await row.locator('summary').click();
     await row.locator('li[data-path="random.bin"]').waitFor();
@@ -555,6 +558,36 @@ try {
     assert.ok((await readFile(await dl.path())).equals(hello), 'hello.txt arrived at B with other bytes');
     await row.getByRole('button', { name: /^Fetch .* now$/ }).click();
     await row.locator('.fetch-state', { hasText: 'Nothing new to fetch.' }).waitFor();
+  });
+
+  await step('Sharing: B\'s list is rebuilt by a live event while "Fetch now" runs; its answer still shows', async () => {
+    const row = b.page.locator(`#shared-with-me li[data-mid="${mid}"]`);
+    // Hold B's fetch request until the list has been rebuilt under it.
+    let arrived;
+    const intercepted = new Promise((r) => { arrived = r; });
+    let release;
+    const gate = new Promise((r) => { release = r; });
+    const fetchURL = `${B.url}/api/v1/mimei/${encodeURIComponent(mid)}/fetch`;
+    await b.page.route(fetchURL, async (route) => { arrived(); await gate; await route.continue(); });
+    try {
+      await row.evaluate((el) => { el.dataset.before = 'rebuild'; });
+      await row.getByRole('button', { name: /^Fetch .* now$/ }).click();
+      await intercepted;
+      await row.locator('.fetch-state', { hasText: 'Fetching…' }).waitFor();
+      // A shares another MiMei with Bob: the offer reaches B's page as an
+      // event, and the page rebuilds its list of what is shared with it.
+      const other = await api('POST', '/api/v1/mimei', JSON.stringify({ app_type: 'notes' }), { 'Content-Type': 'application/json' });
+      await api('POST', `/api/v1/mimei/${other.id}/shares`, JSON.stringify({ with: B.persona }), { 'Content-Type': 'application/json' });
+      await b.page.locator(`#shared-with-me li[data-mid="${other.id}"]`).waitFor();
+      assert.equal(await row.evaluate((el) => el.dataset.before), undefined, 'the row was not rebuilt');
+      // The new row shows the fetch under way, and cannot start another.
+      await row.locator('.fetch-state', { hasText: 'Fetching…' }).waitFor();
+      assert.equal(await row.getByRole('button', { name: /^Fetch .* now$/ }).isDisabled(), true, 'Fetch now is enabled during a fetch');
+    } finally {
+      release();
+    }
+    await row.locator('.fetch-state', { hasText: 'Nothing new to fetch.' }).waitFor();
+    await b.page.unroute(fetchURL);
   });
 
   await step('Sharing: a new version backed up in A\'s UI reaches B\'s subscription', async () => {
