@@ -428,7 +428,12 @@ func (s *Service) FetchID(ctx context.Context, p peer.ID) (*idrecord.Record, err
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.Learn(resp.Record, "peer "+p.String())
+	return s.learnID(p, resp.Record)
+}
+
+// learnID validates and caches the record p served as its own.
+func (s *Service) learnID(p peer.ID, raw []byte) (*idrecord.Record, error) {
+	rec, err := s.Learn(raw, "peer "+p.String())
 	if err != nil {
 		return nil, err
 	}
@@ -437,6 +442,48 @@ func (s *Service) FetchID(ctx context.Context, p peer.ID) (*idrecord.Record, err
 	}
 	return rec, nil
 }
+
+// Retries of AwaitID: the first after awaitIDFirstRetry, then twice as
+// long each time, up to awaitIDMaxRetry.
+const (
+	awaitIDFirstRetry = 200 * time.Millisecond
+	awaitIDMaxRetry   = 5 * time.Second
+)
+
+// AwaitID is FetchID for a peer just found (on the LAN, say): it asks
+// again, less and less often, until p serves a valid record of its own or
+// ctx ends. A node announces itself on mDNS as soon as its host starts,
+// a moment before it handles the identity protocol and has a record to
+// serve; a single question in that moment would leave the peer unknown
+// until its next announcement, which mDNS makes about once an hour. A
+// refusal, or a record that is invalid or does not list p, ends it at once.
+func (s *Service) AwaitID(ctx context.Context, p peer.ID) (*idrecord.Record, error) {
+	wait := awaitIDFirstRetry
+	for {
+		resp, err := s.ask(ctx, peer.AddrInfo{ID: p}, ProtoID, &Request{Version: WireVersion, Op: OpLookup})
+		if err == nil {
+			return s.learnID(p, resp.Record)
+		}
+		if errors.Is(err, errRefused) {
+			return nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("discovery: %s served no record of its own (%w); last answer: %w", p, ctx.Err(), err)
+		case <-s.ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("discovery: closed: %w", err)
+		}
+		wait = min(2*wait, awaitIDMaxRetry)
+	}
+}
+
+// errRefused marks a peer's refusal (StatusRefused or StatusBadRequest):
+// asking again would get the same answer.
+var errRefused = errors.New("refused")
 
 // ask opens a stream to ai (connecting first if needed), sends q and reads
 // the response; a status other than OK becomes an error.
@@ -474,7 +521,7 @@ func (s *Service) ask(ctx context.Context, ai peer.AddrInfo, proto protocol.ID, 
 	case StatusNotFound:
 		return nil, fmt.Errorf("%w (%s)", ErrNotFound, resp.Error)
 	default:
-		return nil, fmt.Errorf("discovery: %s refused: %s", ai.ID, resp.Error)
+		return nil, fmt.Errorf("discovery: %s %w: %s", ai.ID, errRefused, resp.Error)
 	}
 }
 

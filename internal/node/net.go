@@ -41,6 +41,9 @@ const (
 	publishRetryMin = 30 * time.Second
 	// handshakeTimeout bounds the whole invite handshake.
 	handshakeTimeout = 20 * time.Second
+	// foundIDWait bounds the wait for a peer just found to serve its
+	// identity record.
+	foundIDWait = time.Minute
 )
 
 // seqKey holds the last identity-record sequence number, so that sequence
@@ -153,9 +156,11 @@ func (n *Node) startNetwork() error {
 	h.Host().SetStreamHandler(pairing.ProtocolID, s.servePair)
 	h.OnPeerFound(func(ai peer.AddrInfo) {
 		s.goBackground(func() {
-			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+			// A peer is found (by mDNS) as soon as its host starts,
+			// maybe before it serves its record: ask until it does.
+			ctx, cancel := context.WithTimeout(s.ctx, foundIDWait)
 			defer cancel()
-			if _, err := s.disc.FetchID(ctx, ai.ID); err != nil {
+			if _, err := s.disc.AwaitID(ctx, ai.ID); err != nil {
 				n.log.Debug("found peer has no identity record for us", "peer", ai.ID, "err", err)
 			}
 		})
