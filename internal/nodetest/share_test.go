@@ -164,6 +164,17 @@ func TestShareSubscribe(t *testing.T) {
 	if sh.Epoch != 2 || len(sh.Readers) != 0 {
 		t.Fatalf("after revoking: %+v", sh)
 	}
+	// B is told: its list says revoked, its subscription is gone.
+	Await(t, 10*time.Second, "B told of the revocation", func() error {
+		l, err := b.Client.SharedWithMe(ctx)
+		if err != nil {
+			return err
+		}
+		if len(l) != 1 || l[0].Revoked == nil || l[0].Subscribed {
+			return fmt.Errorf("B's shared list %+v", l)
+		}
+		return nil
+	})
 	putFiles(t, a, mid, map[string][]byte{"notes/a.txt": []byte("third version, not for B\n")})
 	if _, err := a.Client.Backup(ctx, mid, "v2"); err != nil {
 		t.Fatal(err)

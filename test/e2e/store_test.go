@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"os"
@@ -168,9 +169,11 @@ func tarOf(t *testing.T, tr tree) []byte {
 }
 
 // TestKillDuringBackup SIGKILLs the node at several moments after a backup
-// request has been sent. After each restart the store verifies clean,
-// every listed version reads back as it was frozen, and a new backup
-// succeeds with a higher number.
+// request has been sent, the last once the backup has committed but its
+// answer is still on the way. After each restart the store verifies clean,
+// every listed version reads back as it was frozen (a backup whose answer
+// the kill cut off may have made one), and a new backup succeeds with a
+// higher number.
 func TestKillDuringBackup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -256,8 +259,20 @@ func TestKillDuringBackup(t *testing.T) {
 		return nums
 	}
 
-	landed := 0
+	// Each round kills the node at one moment after the backup request is
+	// sent: after a delay (the first ones usually land before the commit,
+	// the last after the answer), and last once the backup has committed
+	// while its answer is held back on the way, so the version is there
+	// and the answer lost. A delay can land in that gap too (under load it
+	// is wider), so every round accepts each of the three outcomes.
+	landed, lost := 0, 0
 	delays := []time.Duration{0, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond, 35 * time.Millisecond, 50 * time.Millisecond}
+	const afterCommit = -1 // a delay that means: once the version is listed
+	delays = append(delays, afterCommit)
+	token, err := os.ReadFile(filepath.Join(data, "api.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for round, delay := range delays {
 		// Change some files so the backup has something new to freeze.
 		for i := range 10 {
@@ -287,8 +302,14 @@ func TestKillDuringBackup(t *testing.T) {
 			sent = time.Now()
 			close(wrote)
 		}}
+		moment := fmt.Sprintf("%v after the request", delay)
+		c := n.c
+		if delay == afterCommit {
+			moment = "once the version was listed"
+			c = apiclient.New(dropAnswers(t, n.d.api), strings.TrimSpace(string(token)))
+		}
 		go func() {
-			v, err := n.c.Backup(httptrace.WithClientTrace(ctx, trace), mid, fmt.Sprintf("killed after %v", delay))
+			v, err := c.Backup(httptrace.WithClientTrace(ctx, trace), mid, "killed "+moment)
 			select {
 			case <-wrote: // sent is set
 				got <- result{v, err, time.Since(sent)}
@@ -301,7 +322,13 @@ func TestKillDuringBackup(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the backup request was not sent within 10 s")
 		}
-		if delay > 0 {
+		switch {
+		case delay == afterCommit:
+			await(t, 30*time.Second, 5*time.Millisecond, fmt.Sprintf("version %d listed", next), func() bool {
+				vs, err := n.c.Versions(ctx, mid)
+				return err == nil && slices.ContainsFunc(vs, func(v apiv1.Version) bool { return v.Number == next })
+			})
+		case delay > 0:
 			time.Sleep(delay) // the moment of the kill is what this loop varies
 		}
 		n.sigkill(t)
@@ -313,25 +340,35 @@ func TestKillDuringBackup(t *testing.T) {
 			t.Fatal("the backup call did not end within 10 s of the kill")
 		}
 		if r.err == nil {
-			t.Logf("round %d: kill %v after the request (%v) came after the backup answered in %v: version %d", round, delay, killedAt.Round(time.Microsecond), r.at.Round(time.Microsecond), r.v.Number)
+			t.Logf("round %d: kill %s (%v) came after the backup answered in %v: version %d", round, moment, killedAt.Round(time.Microsecond), r.at.Round(time.Microsecond), r.v.Number)
 			frozen[r.v.Number] = state
+		}
+
+		if delay == afterCommit && r.err == nil {
+			t.Fatalf("round %d: the answer of version %d came through although it was held back", round, r.v.Number)
 		}
 
 		n = upStore(t, data)
 		verifyOK(t, ctx, n.c)
-		nums := checkVersions(round)
-		if slices.Contains(nums, next) {
-			if r.err != nil {
-				// Committed but not answered: the kill hit between the
-				// commit and the reply.
-				t.Logf("round %d: kill %v after the request: version %d committed, the answer lost", round, killedAt.Round(time.Microsecond), next)
-				frozen[next] = state
-				checkVersions(round)
-			}
-		} else {
-			landed++
-			t.Logf("round %d: kill %v after the request (%v) left no version %d: the backup was cut short (%v)", round, delay, killedAt.Round(time.Microsecond), next, r.err)
+		// Whether the backup the kill cut off committed is known only now:
+		// settle that before checking the versions, which must each be one
+		// a backup made.
+		vs, err := n.c.Versions(ctx, mid)
+		if err != nil {
+			t.Fatalf("versions: %v", err)
 		}
+		committed := slices.ContainsFunc(vs, func(v apiv1.Version) bool { return v.Number == next })
+		switch {
+		case committed && r.err != nil:
+			// The kill hit between the commit and the answer.
+			lost++
+			t.Logf("round %d: kill %s (%v): version %d committed, the answer lost (%v)", round, moment, killedAt.Round(time.Microsecond), next, r.err)
+			frozen[next] = state
+		case !committed:
+			landed++
+			t.Logf("round %d: kill %s (%v) left no version %d: the backup was cut short (%v)", round, moment, killedAt.Round(time.Microsecond), next, r.err)
+		}
+		checkVersions(round)
 		// cur survived the kill as it was.
 		for _, p := range sample() {
 			checkFile(t, ctx, n.c, mid, apiv1.RefCur, p, cur[p])
@@ -344,8 +381,40 @@ func TestKillDuringBackup(t *testing.T) {
 		t.Log("no kill landed before a backup committed: every backup finished first")
 	}
 	nums := checkVersions(-1)
-	t.Logf("versions at the end: %v; %d of %d kills cut a backup short", nums, landed, len(delays))
+	t.Logf("versions at the end: %v; of %d kills, %d cut a backup short and %d lost its answer", nums, len(delays), landed, lost)
 	verifyOK(t, ctx, n.c)
+}
+
+// dropAnswers is a proxy to the HTTP server at api (a base URL) that
+// passes requests on and throws the answers away: what is sent through it
+// is done, but its sender hears nothing until the server's end closes.
+func dropAnswers(t *testing.T, api string) string {
+	t.Helper()
+	target := strings.TrimPrefix(api, "http://")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(up, c)
+				io.Copy(io.Discard, up)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }
 
 // TestDeleteAndGCReturnsSpace deletes a MiMei holding ~64 MiB over two

@@ -500,11 +500,13 @@ try {
 
   await step('Contacts: A creates an invite, B accepts it, each lists the other', async () => {
     await go(page, '#/contacts', 'Contacts');
+    // A names whoever accepts: B arrives in A's list as Bobby.
+    await page.getByLabel('Their name here (optional)', { exact: true }).fill('Bobby');
     await page.getByRole('button', { name: 'Create invite' }).click();
     const link = (await page.locator('#invite-link').textContent()).trim();
     assert.match(link, /^peer:invite:\S+$/);
     await page.waitForFunction(() => document.querySelector('#invite-qr')?.naturalWidth > 0);
-    await page.locator('#pending-invites li').first().waitFor();
+    await page.locator('#pending-invites li', { hasText: 'for Bobby' }).first().waitFor();
     await shot(page, 'contacts-invite', 'desktop');
     await b.page.goto(`${B.url}/#/contacts`);
     await b.page.getByRole('heading', { level: 1, name: 'Contacts' }).waitFor();
@@ -516,6 +518,7 @@ try {
     await contactRow(page, B.persona).locator('.status', { hasText: 'Online' }).waitFor();
     await page.waitForFunction(() => !document.querySelector('#pending-invites li'));
     assert.equal(await contactRow(page, B.persona).locator('code.id').getAttribute('title'), B.persona);
+    await contactRow(page, B.persona).locator('.pet', { hasText: /^Bobby$/ }).waitFor();
   });
 
   await step('Contacts: a pet name set in A\'s UI', async () => {
@@ -546,6 +549,9 @@ try {
     const row = b.page.locator(`#shared-with-me li[data-mid="${mid}"]`);
     await row.getByRole('button', { name: /^Subscribe to / }).click();
     await row.locator('.badge', { hasText: 'Subscribed' }).waitFor();
+    // The badge is on a row rebuilt after the subscribe answered: the
+    // answer's message survived the rebuild.
+    await row.locator('.fetch-state', { hasText: 'Fetched 1 version.' }).waitFor();
     await b.page.locator(`#subscriptions li[data-mid="${mid}"]`, { hasText: 'newest here: version 0' }).waitFor();
     await row.locator('summary').click();
     await row.locator('li[data-path="random.bin"]').waitFor();
@@ -555,6 +561,36 @@ try {
     assert.ok((await readFile(await dl.path())).equals(hello), 'hello.txt arrived at B with other bytes');
     await row.getByRole('button', { name: /^Fetch .* now$/ }).click();
     await row.locator('.fetch-state', { hasText: 'Nothing new to fetch.' }).waitFor();
+  });
+
+  await step('Sharing: B\'s list is rebuilt by a live event while "Fetch now" runs; its answer still shows', async () => {
+    const row = b.page.locator(`#shared-with-me li[data-mid="${mid}"]`);
+    // Hold B's fetch request until the list has been rebuilt under it.
+    let arrived;
+    const intercepted = new Promise((r) => { arrived = r; });
+    let release;
+    const gate = new Promise((r) => { release = r; });
+    const fetchURL = `${B.url}/api/v1/mimei/${encodeURIComponent(mid)}/fetch`;
+    await b.page.route(fetchURL, async (route) => { arrived(); await gate; await route.continue(); });
+    try {
+      await row.evaluate((el) => { el.dataset.before = 'rebuild'; });
+      await row.getByRole('button', { name: /^Fetch .* now$/ }).click();
+      await intercepted;
+      await row.locator('.fetch-state', { hasText: 'Fetching…' }).waitFor();
+      // A shares another MiMei with Bob: the offer reaches B's page as an
+      // event, and the page rebuilds its list of what is shared with it.
+      const other = await api('POST', '/api/v1/mimei', JSON.stringify({ app_type: 'notes' }), { 'Content-Type': 'application/json' });
+      await api('POST', `/api/v1/mimei/${other.id}/shares`, JSON.stringify({ with: B.persona }), { 'Content-Type': 'application/json' });
+      await b.page.locator(`#shared-with-me li[data-mid="${other.id}"]`).waitFor();
+      assert.equal(await row.evaluate((el) => el.dataset.before), undefined, 'the row was not rebuilt');
+      // The new row shows the fetch under way, and cannot start another.
+      await row.locator('.fetch-state', { hasText: 'Fetching…' }).waitFor();
+      assert.equal(await row.getByRole('button', { name: /^Fetch .* now$/ }).isDisabled(), true, 'Fetch now is enabled during a fetch');
+    } finally {
+      release();
+    }
+    await row.locator('.fetch-state', { hasText: 'Nothing new to fetch.' }).waitFor();
+    await b.page.unroute(fetchURL);
   });
 
   await step('Sharing: a new version backed up in A\'s UI reaches B\'s subscription', async () => {
@@ -580,6 +616,21 @@ try {
     await b.page.getByRole('button', { name: 'Preview hello.txt' }).click();
     await b.page.locator('#preview pre', { hasText: 'Hello from the browser test.' }).waitFor();
     await shot(b.page, 'mimei-shared', 'desktop');
+  });
+
+  await step('Sharing: A stops sharing with Bob in A\'s UI; B\'s page shows it revoked, live', async () => {
+    await b.page.goto(`${B.url}/#/sharing`);
+    await b.page.getByRole('heading', { level: 1, name: 'Sharing' }).waitFor();
+    const row = b.page.locator(`#shared-with-me li[data-mid="${mid}"]`);
+    await row.locator('.badge', { hasText: 'Subscribed' }).waitFor();
+    await go(page, '#/sharing', 'Sharing');
+    page.once('dialog', (d) => d.accept());
+    await page.locator(`#my-shares li[data-mid="${mid}"]`).getByRole('button', { name: /^Stop sharing .* with Bob$/ }).click();
+    await page.locator(`#my-shares li[data-mid="${mid}"] li[data-persona="${B.persona}"]`).waitFor({ state: 'detached' });
+    // B's page was not reloaded: the revocation arrives by the event stream.
+    await row.locator('.badge', { hasText: 'Revoked' }).waitFor();
+    assert.equal(await row.getByRole('button', { name: /^Fetch .* now$/ }).count(), 0, 'Fetch now offered for a revoked MiMei');
+    await b.page.locator(`#subscriptions li[data-mid="${mid}"]`).waitFor({ state: 'detached' });
   });
 
   await step('Contacts: block and unblock in B\'s UI, then connect again', async () => {

@@ -3,7 +3,9 @@
 // runs run.mjs, which drives the system's headless Chromium with
 // playwright-core (installed by `npm ci --prefix test/ui`). Without
 // Chromium, Node.js or node_modules the test is skipped, except in CI
-// (CI set), where it fails.
+// (CI set), where it fails. Screenshots go to a temporary directory unless
+// PEER_UI_SCREENSHOTS names one (PEER_UI_SCREENSHOTS=docs/screenshots
+// regenerates those of the documentation).
 package ui
 
 import (
@@ -80,14 +82,7 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
-	shots := os.Getenv("PEER_UI_SCREENSHOTS")
-	if shots == "" {
-		shots = "../../docs/screenshots"
-	}
-	shots, err := filepath.Abs(shots)
-	if err == nil {
-		err = os.MkdirAll(shots, 0o755)
-	}
+	shots, err := screenshotDir(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +104,26 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser tests failed: %v\nnode A stderr:\n%s\nnode B stderr:\n%s", err, a.stderr.String(), b.stderr.String())
 	}
+}
+
+// screenshotDir is where run.mjs writes its screenshots: a temporary
+// directory, so that a test run leaves the tracked docs/screenshots/ alone,
+// unless PEER_UI_SCREENSHOTS names one (relative to the repository's root:
+// PEER_UI_SCREENSHOTS=docs/screenshots regenerates the documentation's).
+func screenshotDir(t *testing.T) (string, error) {
+	dir := os.Getenv("PEER_UI_SCREENSHOTS")
+	if dir == "" {
+		return t.TempDir(), nil
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir) // the test runs in test/ui
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	t.Logf("screenshots go to %s", dir)
+	return dir, os.MkdirAll(dir, 0o755)
 }
 
 // node is a running `peer up`.

@@ -451,7 +451,12 @@ func (s *Service) FetchID(ctx context.Context, id netport.PeerID) (*idrecord.Rec
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.Learn(resp.Record, "peer "+p.String())
+	return s.learnID(p, resp.Record)
+}
+
+// learnID validates and caches the record p served as its own.
+func (s *Service) learnID(p peer.ID, raw []byte) (*idrecord.Record, error) {
+	rec, err := s.Learn(raw, "peer "+p.String())
 	if err != nil {
 		return nil, err
 	}
@@ -464,15 +469,64 @@ func (s *Service) FetchID(ctx context.Context, id netport.PeerID) (*idrecord.Rec
 // PeerFound fetches the identity record of a peer found on the LAN (the
 // host's OnPeerFound callback, which runs on a goroutine of its own), so
 // that a device we meet there is known by its persona. It returns when the
-// record is cached or the fetch failed (within the timeout, or at Close).
+// record is cached or the wait failed (within foundIDWait, or at Close).
 func (s *Service) PeerFound(ai peer.AddrInfo) {
-	if _, err := s.FetchID(s.ctx, portID(ai.ID)); err != nil {
+	// A peer is found (by mDNS) as soon as its host starts, maybe before
+	// it serves its record: ask until it does.
+	ctx, cancel := context.WithTimeout(s.ctx, foundIDWait)
+	defer cancel()
+	if _, err := s.AwaitID(ctx, ai.ID); err != nil {
 		s.log.Debug("found peer has no identity record for us", "peer", ai.ID, "err", err)
 	}
 }
 
 // portID names a libp2p peer on the network port.
 func portID(p peer.ID) netport.PeerID { return netport.PeerID(p.String()) }
+
+// Retries of AwaitID: the first after awaitIDFirstRetry, then twice as
+// long each time, up to awaitIDMaxRetry.
+const (
+	awaitIDFirstRetry = 200 * time.Millisecond
+	awaitIDMaxRetry   = 5 * time.Second
+	// foundIDWait bounds the wait for a peer just found to serve its
+	// identity record.
+	foundIDWait = time.Minute
+)
+
+// AwaitID is FetchID for a peer just found (on the LAN, say): it asks
+// again, less and less often, until p serves a valid record of its own or
+// ctx ends. A node announces itself on mDNS as soon as its host starts,
+// a moment before it handles the identity protocol and has a record to
+// serve; a single question in that moment would leave the peer unknown
+// until its next announcement, which mDNS makes about once an hour. A
+// refusal, or a record that is invalid or does not list p, ends it at once.
+func (s *Service) AwaitID(ctx context.Context, p peer.ID) (*idrecord.Record, error) {
+	wait := awaitIDFirstRetry
+	for {
+		resp, err := s.ask(ctx, peer.AddrInfo{ID: p}, ProtoID, &Request{Version: WireVersion, Op: OpLookup})
+		if err == nil {
+			return s.learnID(p, resp.Record)
+		}
+		if errors.Is(err, errRefused) {
+			return nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("discovery: %s served no record of its own (%w); last answer: %w", p, ctx.Err(), err)
+		case <-s.ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("discovery: closed: %w", err)
+		}
+		wait = min(2*wait, awaitIDMaxRetry)
+	}
+}
+
+// errRefused marks a peer's refusal (StatusRefused or StatusBadRequest):
+// asking again would get the same answer.
+var errRefused = errors.New("refused")
 
 // ask opens a stream to ai (connecting first if needed), sends q and reads
 // the response; a status other than OK becomes an error.
@@ -510,7 +564,7 @@ func (s *Service) ask(ctx context.Context, ai peer.AddrInfo, proto protocol.ID, 
 	case StatusNotFound:
 		return nil, fmt.Errorf("%w (%s)", ErrNotFound, resp.Error)
 	default:
-		return nil, fmt.Errorf("discovery: %s refused: %s", ai.ID, resp.Error)
+		return nil, fmt.Errorf("discovery: %s %w: %s", ai.ID, errRefused, resp.Error)
 	}
 }
 

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peer-node/peer/internal/identity"
@@ -140,6 +142,107 @@ func TestIndexPath(t *testing.T) {
 	stranger := newNode(t, Config{})
 	if _, err := c.svc.Resolve(ctx, stranger.did); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown persona: %v", err)
+	}
+}
+
+// TestAwaitIDWaitsForTheRecord: a peer found a moment after its host
+// started may have no record to serve yet, or not handle the identity
+// protocol yet. FetchID's one question then fails; AwaitID asks again
+// until the record is there. (The node asked once when mDNS found a peer,
+// so a peer found in that moment stayed unknown: TestNetnsMDNS failed so.)
+func TestAwaitIDWaitsForTheRecord(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// early answers A while B is not ready.
+		early func(b *node, st network.Stream)
+	}{
+		{"no record yet", func(b *node, st network.Stream) { b.svc.handle(b.svc.serveID)(st) }},
+		{"stream fails", func(_ *node, st network.Stream) { st.Reset() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			a := newNode(t, Config{})
+			b := newNode(t, Config{})
+			// B answers as tc.early says, and counts A's questions,
+			// until it is made ready.
+			var ready atomic.Bool
+			asked := make(chan struct{}, 100)
+			b.h.SetStreamHandler(ProtoID, func(st network.Stream) {
+				if ready.Load() {
+					b.svc.handle(b.svc.serveID)(st)
+					return
+				}
+				tc.early(b, st)
+				asked <- struct{}{}
+			})
+			if err := a.h.Connect(ctx, info(b)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.svc.FetchID(ctx, portID(b.h.ID())); err == nil {
+				t.Fatal("FetchID got a record from a peer that is not ready")
+			}
+			<-asked
+			got := make(chan error, 1)
+			go func() {
+				rec, err := a.svc.AwaitID(ctx, b.h.ID())
+				if err == nil && rec.Persona != b.did {
+					err = fmt.Errorf("record of %s, want %s", rec.Persona, b.did)
+				}
+				got <- err
+			}()
+			// Two questions answered while B is not ready, then B gets
+			// its record: AwaitID's next question gets it.
+			for range 2 {
+				select {
+				case <-asked:
+				case err := <-got:
+					t.Fatalf("AwaitID ended before B was ready: %v", err)
+				case <-ctx.Done():
+					t.Fatal("A did not ask again")
+				}
+			}
+			if err := b.svc.SetOwnRecord(b.record(t)); err != nil {
+				t.Fatal(err)
+			}
+			ready.Store(true)
+			if err := <-got; err != nil {
+				t.Fatalf("AwaitID: %v", err)
+			}
+			if r, ok := a.svc.Cached(b.did); !ok || r.Source != "peer "+b.h.ID().String() {
+				t.Fatalf("B's record not cached at A: %+v %v", r, ok)
+			}
+		})
+	}
+}
+
+// TestAwaitIDStops: a refusal ends AwaitID at once; a peer that never
+// serves a record ends it when the context does.
+func TestAwaitIDStops(t *testing.T) {
+	a := newNode(t, Config{})
+	b := newNode(t, Config{})
+	refuse := make(chan bool, 1)
+	refuse <- true
+	b.h.SetStreamHandler(ProtoID, b.svc.handle(func(peer.ID, *Request) *Response {
+		select {
+		case <-refuse:
+			return &Response{Status: StatusRefused, Error: "no"}
+		default:
+			return &Response{Status: StatusNotFound, Error: "no record yet"}
+		}
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.h.Connect(ctx, info(b)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.svc.AwaitID(ctx, b.h.ID()); !errors.Is(err, errRefused) {
+		t.Fatalf("refused: %v", err)
+	}
+	short, cancel2 := context.WithTimeout(ctx, time.Second)
+	defer cancel2()
+	if _, err := a.svc.AwaitID(short, b.h.ID()); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrNotFound) {
+		t.Fatalf("never ready: %v", err)
 	}
 }
 

@@ -17,10 +17,15 @@ export function render(main, { session }) {
   // ---- invite: create one, show its code, list those still pending ----
   const inviteBox = h('div', { id: 'invite', 'aria-live': 'polite' });
   const inviteErr = errorBox();
+  const forName = field('Their name here (optional)', { name: 'contact_name', maxlength: 64, autocomplete: 'off' }, 'What you will call whoever accepts; by default the name they suggest.');
   const inviteBtn = h('button', { type: 'button', class: 'primary', id: 'create-invite', text: 'Create invite' });
   inviteBtn.addEventListener('click', () => busy(inviteBtn, async () => {
     try {
-      const inv = await post('/invites?qr=1', {});
+      const body = {};
+      const name = forName.input.value.trim();
+      if (name) body.contact_name = name;
+      const inv = await post('/invites?qr=1', body);
+      forName.input.value = '';
       showError(inviteErr, null);
       fill(inviteBox,
         h('p', {}, 'Give this code to one person: they paste it under "Accept an invite" on their node. It works once, until ', when(inv.expires), '.'),
@@ -61,7 +66,7 @@ export function render(main, { session }) {
     writable ? h('div', { class: 'grid' },
       section('Invite someone',
         h('p', { class: 'muted', text: 'An invite makes the two of you contacts: your nodes can then find each other and share MiMei.' }),
-        inviteBtn, inviteErr, inviteBox, pending),
+        forName.wrap, inviteBtn, inviteErr, inviteBox, pending),
       section('Accept an invite', acceptForm, acceptErr)) : readOnlyNote(),
     section('Your contacts', list));
 
@@ -78,7 +83,7 @@ export function render(main, { session }) {
           }));
           return h('li', { class: 'item', 'data-invite': inv.id },
             h('code', { class: 'name', text: inv.id }),
-            h('span', { class: 'meta', text: `valid until ${when(inv.expires)}` }),
+            h('span', { class: 'meta', text: `${inv.contact_name ? `for ${inv.contact_name} · ` : ''}valid until ${when(inv.expires)}` }),
             h('span', { class: 'actions' }, btn));
         })));
     } catch (ex) {

@@ -27,7 +27,21 @@ export function render(main, { session }) {
   const mine = h('div', {}, loading());
   const incoming = h('div', {}, loading());
   const subs = h('div', {}, loading());
-  const progress = new Map(); // mid -> {bar, text} of the row shown
+  // A row's fetch status (the progress bar, "Nothing new to fetch.", an
+  // error, a fetch under way) lives here, not in the row's elements: live
+  // events rebuild the list at any moment (an offer, a notification, the
+  // reload after a fetch), and a message written into a row that has just
+  // been replaced would be lost. Each row is painted from it when built.
+  const status = new Map(); // mid -> {text, pct, error, busy}
+  const done = new Map(); // mid -> Set of version numbers known to be here
+  const shown = new Map(); // mid -> paint function of the row on screen
+  const setStatus = (mid, change) => {
+    const s = { ...status.get(mid), ...change };
+    status.set(mid, s);
+    shown.get(mid)?.(s);
+  };
+  const isDone = (mid, v) => done.get(mid)?.has(v) || false;
+  const markDone = (mid, v) => { if (!done.has(mid)) done.set(mid, new Set()); done.get(mid).add(v); };
   let names = new Map(); // persona -> pet name
   const opened = new Set(); // MiMei whose file list is open
 
@@ -128,11 +142,11 @@ export function render(main, { session }) {
     try {
       list = await get('/shared');
     } catch (ex) {
-      progress.clear();
+      shown.clear();
       fill(incoming, h('p', { class: ex.code === 'network_off' ? 'muted' : 'error', role: 'alert', text: ex.message }));
       return;
     }
-    progress.clear();
+    shown.clear();
     // A file list opened a moment ago may not have had its toggle event yet.
     for (const d of incoming.querySelectorAll('li[data-mid] > details.files')) {
       if (d.open) opened.add(d.parentElement.dataset.mid);
@@ -149,40 +163,60 @@ export function render(main, { session }) {
     const bar = h('progress', { max: 100, value: 0, 'aria-label': `Fetching ${label}` });
     const barText = h('span', { class: 'muted fetch-state' });
     const state = h('div', { class: 'wide fetch', 'aria-live': 'polite', hidden: true }, bar, ' ', barText);
-    // say shows how a fetch goes: pct null hides the bar, text '' all.
-    const say = (text, pct) => {
-      state.hidden = !text;
-      barText.textContent = text;
-      bar.hidden = pct === null || pct === undefined;
-      if (!bar.hidden) bar.value = pct;
+    const buttons = [];
+    // paint shows the row's status: pct null hides the bar, text '' all.
+    const paint = (s) => {
+      state.hidden = !s.text;
+      barText.textContent = s.text || '';
+      bar.hidden = s.pct === null || s.pct === undefined;
+      if (!bar.hidden) bar.value = s.pct;
+      showError(err, s.error || null);
+      for (const b of buttons) {
+        b.disabled = !!s.busy;
+        if (s.busy) b.setAttribute('aria-busy', 'true'); else b.removeAttribute('aria-busy');
+      }
     };
-    progress.set(x.mimei, { say, err });
-    const act = (text, aria, fn, cls = 'small') => {
-      const b = h('button', { type: 'button', class: cls, 'aria-label': aria, text });
-      b.addEventListener('click', () => busy(b, async () => {
-        showError(err, null);
-        say('Fetching…', 0);
-        try { await fn(); } catch (ex) { say(''); showError(err, ex); }
-      }));
-      return b;
-    };
+    // A subscribe or a fetch answers with the versions that arrived.
     const fetched = (r) => {
+      for (const v of r.versions) markDone(x.mimei, v.version);
       const n = r.versions.length;
-      say(n ? `Fetched ${count(n, 'version')}.` : 'Nothing new to fetch.');
+      setStatus(x.mimei, { busy: false, text: n ? `Fetched ${count(n, 'version')}.` : 'Nothing new to fetch.', pct: null });
       if (n) loadIncoming();
       loadSubs();
     };
+    const act = (text, aria, path, body, cls = 'small') => {
+      const b = h('button', { type: 'button', class: cls, 'aria-label': aria, text });
+      b.addEventListener('click', async () => {
+        if (status.get(x.mimei)?.busy) return;
+        setStatus(x.mimei, { busy: true, error: null, text: 'Fetching…', pct: 0 });
+        let r;
+        try {
+          r = await post(path, body);
+        } catch (ex) {
+          setStatus(x.mimei, { busy: false, text: '', pct: null, error: ex });
+          return;
+        }
+        fetched(r);
+      });
+      buttons.push(b);
+      return b;
+    };
+    // The owner stopped sharing it: nothing new can be fetched.
+    const live = writable && !x.revoked;
     const actions = h('span', { class: 'actions' },
-      writable && !x.subscribed ? act('Subscribe', `Subscribe to ${label}`, async () => fetched(await post('/subscriptions', { mimei: x.mimei })), 'small primary') : null,
-      writable ? act('Fetch now', `Fetch ${label} now`, async () => fetched(await post(`/mimei/${esc(x.mimei)}/fetch`, {}))) : null,
+      live && !x.subscribed ? act('Subscribe', `Subscribe to ${label}`, '/subscriptions', { mimei: x.mimei }, 'small primary') : null,
+      live ? act('Fetch now', `Fetch ${label} now`, `/mimei/${esc(x.mimei)}/fetch`, {}) : null,
       x.versions ? h('a', { class: 'button small', href: filesLink(x.mimei), 'aria-label': `Open ${label} in Files`, text: 'Open in Files' }) : null);
     const li = h('li', { class: 'item', 'data-mid': x.mimei },
       h('span', { class: 'name', title: x.mimei }, label, ' ',
-        x.subscribed ? h('span', { class: 'badge ok', text: 'Subscribed' }) : null,
+        x.revoked ? h('span', { class: 'badge warn', title: `The owner stopped sharing it ${when(x.revoked)}; what was fetched stays`, text: 'Revoked' })
+          : x.subscribed ? h('span', { class: 'badge ok', text: 'Subscribed' }) : null,
         x.write ? h('span', { class: 'tag', text: 'writer' }) : h('span', { class: 'tag', text: 'reader' })),
       h('span', { class: 'meta', text: `from ${who(x.from, x.from_name)} · ${when(x.received)} · ${x.versions ? count(x.versions, 'version') + ' here' : 'not fetched yet'}` }),
       actions, state, err);
     if (x.versions) li.append(browser(x.mimei, label));
+    paint(status.get(x.mimei) || {});
+    shown.set(x.mimei, paint);
     return li;
   }
 
@@ -248,18 +282,26 @@ export function render(main, { session }) {
   const soon = (fn) => () => { clearTimeout(timers[fn.name]); timers[fn.name] = setTimeout(fn, 200); };
   const offs = [
     events.subscribe(['share.shared', 'share.unshared', 'share.offer_failed', 'share.published', 'contact.added', 'mimei.backup'], soon(loadMine)),
-    events.subscribe(['share.offered', 'share.received', 'share.notified'], soon(loadIncoming)),
-    events.subscribe(['share.received', 'share.failed'], soon(loadSubs)),
+    events.subscribe(['share.offered', 'share.received', 'share.notified', 'share.revoked'], soon(loadIncoming)),
+    events.subscribe(['share.received', 'share.failed', 'share.revoked'], soon(loadSubs)),
+    // Progress and receipts of a version already here are stale (the stream
+    // can lag behind the answer to the fetch that brought it): they would
+    // overwrite a newer message.
     events.subscribe(['share.progress'], (d) => {
-      const p = progress.get(d.mimei);
+      if (isDone(d.mimei, d.version)) return;
       const total = d.total_bytes || 0;
-      if (p) p.say(`Version ${d.version}: ${bytes(d.bytes)} of ${bytes(total)}`, total ? Math.round((d.bytes / total) * 100) : 0);
+      setStatus(d.mimei, { text: `Version ${d.version}: ${bytes(d.bytes)} of ${bytes(total)}`, pct: total ? Math.round((d.bytes / total) * 100) : 0 });
+    }),
+    events.subscribe(['share.received'], (d) => {
+      if (isDone(d.mimei, d.version)) return;
+      markDone(d.mimei, d.version);
+      // A version pushed to a subscription: the bar gives way to a line.
+      const s = status.get(d.mimei);
+      if (s && !s.busy && s.pct !== null && s.pct !== undefined) setStatus(d.mimei, { text: `Fetched version ${d.version}.`, pct: null, error: null });
     }),
     events.subscribe(['share.failed'], (d) => {
-      const p = progress.get(d.mimei);
-      if (!p) return;
-      p.say('');
-      showError(p.err, new Error(`Fetching version ${d.version} failed: ${d.error}`));
+      if (isDone(d.mimei, d.version)) return;
+      setStatus(d.mimei, { text: '', pct: null, error: new Error(`Fetching version ${d.version} failed: ${d.error}`) });
     }),
     events.subscribe(['share.offer_failed'], (d) => flash(`Could not tell ${who(d.persona)} about the share: ${d.error}. They can still fetch it.`)),
   ];
