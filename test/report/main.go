@@ -46,6 +46,7 @@ func report(r io.Reader, w io.Writer) (ok bool) {
 	logs := map[key][]string{} // output of tests under way
 	var order []key            // tests in the order they started, for the unfinished
 	var skips []skip
+	passed, failed := 0, 0 // tests and subtests
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
@@ -78,12 +79,14 @@ func report(r io.Reader, w io.Writer) (ok bool) {
 		case ev.Action == "output":
 			logs[k] = append(logs[k], ev.Output)
 		case ev.Action == "pass":
+			passed++
 			delete(logs, k)
 		case ev.Action == "skip":
 			skips = append(skips, skip{ev.Package, ev.Test, skipReason(logs[k])})
 			delete(logs, k)
 		case ev.Action == "fail":
 			ok = false
+			failed++
 			fmt.Fprintf(w, "--- FAIL: %s (%s)\n%s", ev.Test, ev.Package, strings.Join(logs[k], ""))
 			delete(logs, k)
 		}
@@ -99,6 +102,8 @@ func report(r io.Reader, w io.Writer) (ok bool) {
 		}
 	}
 	printSkips(w, skips)
+	// The plain closing line CI's readers count (tests and subtests).
+	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", passed, failed, len(skips))
 	return ok
 }
 

@@ -26,14 +26,14 @@ func TestReport(t *testing.T) {
 			out("TestB", "--- SKIP: TestB (0.00s)") + ev(`"Action":"skip","Test":"TestB"`) +
 			pkgOut("PASS") + pkgOut(`ok  \texample.com/p\t0.1s`) + ev(`"Action":"pass"`),
 		ok:     true,
-		want:   []string{"ok  \texample.com/p\t0.1s\n", "1 test was skipped:\n  example.com/p TestB: b_test.go:9: needs root\n"},
+		want:   []string{"ok  \texample.com/p\t0.1s\n", "1 test was skipped:\n  example.com/p TestB: b_test.go:9: needs root\n", "tests: 1 passed, 0 failed, 1 skipped\n"},
 		absent: []string{"chatter", "PASS\n", "=== RUN"},
 	}, {
 		name: "a failure prints the test's output",
 		in: ev(`"Action":"run","Test":"TestF"`) + out("TestF", "=== RUN   TestF") + out("TestF", "    f_test.go:5: got 1, want 2") +
 			out("TestF", "--- FAIL: TestF (0.00s)") + ev(`"Action":"fail","Test":"TestF"`) +
 			pkgOut("FAIL") + pkgOut(`FAIL\texample.com/p\t0.1s`) + ev(`"Action":"fail"`),
-		want: []string{"--- FAIL: TestF (example.com/p)\n", "f_test.go:5: got 1, want 2", "FAIL\texample.com/p\t0.1s", "no test was skipped"},
+		want: []string{"--- FAIL: TestF (example.com/p)\n", "f_test.go:5: got 1, want 2", "FAIL\texample.com/p\t0.1s", "no test was skipped", "tests: 0 passed, 1 failed, 0 skipped\n"},
 	}, {
 		name: "a skip without a reason says so",
 		in:   ev(`"Action":"run","Test":"TestS"`) + out("TestS", "--- SKIP: TestS (0.00s)") + ev(`"Action":"skip","Test":"TestS"`),
