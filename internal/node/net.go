@@ -34,6 +34,8 @@ type netSvc struct {
 	// moment the host listens, before it exists: nil allows, and its Start
 	// cuts whatever a blocked peer opened meanwhile.
 	people atomic.Pointer[contacts.Service]
+	// blockedAtStart answers the gater until people exists.
+	blockedAtStart map[netport.PeerID]bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -60,6 +62,7 @@ func (n *Node) startNetwork() (err error) {
 			s.close()
 		}
 	}()
+	s.blockedAtStart = blockedDevices(n.contacts)
 	c := n.cfg.Network
 	h, err := p2p.New(s.ctx, n.keys.DeviceKey(), p2p.Options{
 		ListenAddrs:    config.SplitList(c.Listen),
@@ -76,7 +79,7 @@ func (n *Node) startNetwork() (err error) {
 		RelayLimit:     p2p.RelayLimit{Duration: time.Duration(c.RelayLimitMinutes) * time.Minute, Data: int64(c.RelayLimitMB) << 20},
 		StaticRelays:   config.SplitList(c.Relays),
 		IsContact:      s.isContact,
-		Blocked:        func(p netport.PeerID) bool { cs := s.people.Load(); return cs != nil && cs.IsBlocked(p) },
+		Blocked:        s.isBlocked,
 		ConnLow:        c.ConnLow,
 		ConnHigh:       c.ConnHigh,
 		Reachability:   c.Reachability,
@@ -175,6 +178,34 @@ func (s *netSvc) close() error {
 	}
 	s.wg.Wait()
 	return errors.Join(errs...)
+}
+
+// isBlocked is the gater's question: the contacts directory's answer, or,
+// in the moment before it exists, the blocks stored when the network began.
+func (s *netSvc) isBlocked(p netport.PeerID) bool {
+	if cs := s.people.Load(); cs != nil {
+		return cs.IsBlocked(p)
+	}
+	return s.blockedAtStart[p]
+}
+
+// blockedDevices are the devices the contact store blocks: blocked peer
+// IDs and every device of a blocked contact.
+func blockedDevices(cs *contacts.Store) map[netport.PeerID]bool {
+	out := map[netport.PeerID]bool{}
+	_, peers, _ := cs.Blocked()
+	for _, p := range peers {
+		out[netport.PeerID(p)] = true
+	}
+	list, _ := cs.List()
+	for _, c := range list {
+		if c.Blocked {
+			for _, d := range c.Devices {
+				out[netport.PeerID(d)] = true
+			}
+		}
+	}
+	return out
 }
 
 // contactSvc is the contacts service (set once the network has started).
