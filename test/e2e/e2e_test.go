@@ -92,6 +92,7 @@ type daemon struct {
 	persona string
 	device  string
 	api     string
+	listen  string // the "listen:" line's addresses; "" with the network off
 	stderr  *bytes.Buffer
 	done    chan error
 }
@@ -130,8 +131,12 @@ func tryUp(dataDir string, extraEnv []string, args ...string) (*daemon, error) {
 	}()
 	// The bound: the three lines within 15 s of starting.
 	deadline := time.After(15 * time.Second)
-	for d.persona == "" || d.device == "" || d.api == "" {
+	// The listen line follows the api line when the network is on.
+	var listenWait <-chan time.Time
+	for d.persona == "" || d.device == "" || d.api == "" || (d.listen == "" && listenWait != nil) {
 		select {
+		case <-listenWait:
+			listenWait = nil
 		case l, ok := <-lines:
 			if !ok {
 				return nil, fmt.Errorf("peer up exited before printing its identity; stderr:\n%s", d.stderr)
@@ -144,6 +149,9 @@ func tryUp(dataDir string, extraEnv []string, args ...string) (*daemon, error) {
 				d.device = v
 			case "api":
 				d.api = v
+				listenWait = time.After(2 * time.Second)
+			case "listen":
+				d.listen = v
 			}
 		case <-deadline:
 			d.kill()
@@ -213,6 +221,10 @@ func TestUpServesAPIAndCLI(t *testing.T) {
 	d := startUp(t, data, nil)
 	if !strings.HasPrefix(d.persona, "did:key:z6Mk") || !strings.HasPrefix(d.device, "12D3KooW") || !strings.HasPrefix(d.api, "http://127.0.0.1:") {
 		t.Fatalf("start-up lines: persona %q device %q api %q", d.persona, d.device, d.api)
+	}
+	// What the network listens on (a busy default port moves: it says where).
+	if !strings.Contains(d.listen, "/ip4/127.0.0.1/tcp/") || !strings.Contains(d.listen, "/quic-v1") {
+		t.Fatalf("listen line %q, want the TCP and QUIC addresses", d.listen)
 	}
 	token := readToken(t, data)
 	if code, _ := get(t, d.api+"/api/v1/status", token); code != 200 {
