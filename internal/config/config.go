@@ -94,6 +94,7 @@ type Share struct {
 	CheckMinutes int    `toml:"check_minutes"`
 	CacheMB      int    `toml:"cache_mb"`
 	RateMB       int    `toml:"rate_mb"`
+	TotalRateMB  int    `toml:"total_rate_mb"`
 	Cipher       string `toml:"cipher"`
 }
 

@@ -43,7 +43,8 @@ func TestDefaults(t *testing.T) {
 		{"network.conn_high", d.Network.ConnHigh, 384},
 		{"share.check_minutes", d.Share.CheckMinutes, 10},
 		{"share.cache_mb", d.Share.CacheMB, 1024},
-		{"share.rate_mb", d.Share.RateMB, 0},
+		{"share.rate_mb", d.Share.RateMB, 8},
+		{"share.total_rate_mb", d.Share.TotalRateMB, 16},
 		{"share.cipher", d.Share.Cipher, "auto"},
 	}
 	if len(tests) != len(Keys()) {

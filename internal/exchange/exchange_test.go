@@ -415,6 +415,7 @@ func TestServerResetsMalformedStreams(t *testing.T) {
 	client := newNode(net, "client")
 	p := newProvider(t, net, d.store(t), ServerConfig{})
 	badWant, _ := codec.Marshal(&Want{MiMei: "m"})
+	dupWant, _ := codec.Marshal(&Want{MiMei: "m", CIDs: [][]byte{d.root.Bytes(), d.root.Bytes()}})
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -423,6 +424,7 @@ func TestServerResetsMalformedStreams(t *testing.T) {
 		{"oversized frame", []byte{0xff, 0xff, 0x7f}, true},
 		{"garbage", frame([]byte{0xde, 0xad, 0xbe, 0xef}), true},
 		{"want without CIDs", frame(badWant), true},
+		{"want naming a CID twice", frame(dupWant), true},
 		{"non-minimal frame length", []byte{0x80, 0x00}, true},
 		{"truncated frame", []byte{0x20, 0x01}, false},
 	} {
@@ -523,6 +525,52 @@ func TestServerRateLimitSharedByStreams(t *testing.T) {
 	min := time.Duration(0.8 * (total - burst) / rate * float64(time.Second))
 	if elapsed < min {
 		t.Fatalf("%.0f bytes at %d B/s took %v, want at least %v", total, rate, elapsed, min)
+	}
+	t.Logf("%.0f bytes in %v", total, elapsed)
+}
+
+// TotalBytesPerSec holds all peers together to one rate: two clients
+// (two peer IDs, each with its own per-peer bucket, unlimited here) share
+// it, so together they take at least as long as one would at that rate.
+func TestServerTotalRateSharedByPeers(t *testing.T) {
+	const rate = 2 << 20
+	d1, d2 := makeDAG(t, 16, 64<<10), makeDAG(t, 16, 64<<10)
+	both := memstore.New()
+	for _, d := range []*dag{d1, d2} {
+		for c, b := range d.blocks {
+			both.Put(context.Background(), c, b)
+		}
+	}
+	net := newNet(t)
+	p := newProvider(t, net, both, ServerConfig{TotalBytesPerSec: rate})
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, d := range []*dag{d1, d2} {
+		client := newNode(net, "client")
+		wg.Go(func() {
+			_, err := Fetch(ctxT(t), client, memstore.New(), d.request(), []netport.PeerID{p.id})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	total := float64(d1.bytes + d2.bytes)
+	burst := float64(newBucket(rate).burst)
+	// One bucket for both peers: at least (total-burst)/rate, with slack
+	// for timer granularity. A bucket per peer would take half.
+	min := time.Duration(0.8 * (total - burst) / rate * float64(time.Second))
+	if elapsed < min {
+		t.Fatalf("%.0f bytes at %d B/s in total took %v, want at least %v", total, rate, elapsed, min)
+	}
+	if st := p.srv.Stats(); st.BytesServed < int64(total) {
+		t.Fatalf("served %d bytes, want %.0f", st.BytesServed, total)
 	}
 	t.Logf("%.0f bytes in %v", total, elapsed)
 }

@@ -3,7 +3,8 @@
 // docs/exchange.md).
 //
 // A Server answers Wants from the local block store, asking an Authorize
-// hook about every block and limiting each remote peer to a byte rate.
+// hook about every block and limiting each remote peer, and all of them
+// together, to a byte rate.
 // Fetch walks a DAG from its roots, skips what the local store already has
 // (so an interrupted transfer resumes where it stopped), asks every provider
 // at once from one shared queue with a window of outstanding blocks per
@@ -38,6 +39,10 @@ type ServerConfig struct {
 	// RateBytesPerSec limits the block bytes sent to each remote peer, over
 	// all its streams together. 0: unlimited.
 	RateBytesPerSec int64
+	// TotalBytesPerSec limits the block bytes sent to all remote peers
+	// together, so that many peers (or one peer under many IDs) cannot
+	// take more of the uplink than this. 0: unlimited.
+	TotalBytesPerSec int64
 	// MaxStreamsPerPeer bounds the concurrent streams of one remote peer;
 	// more are reset. 0: 8.
 	MaxStreamsPerPeer int
@@ -73,6 +78,7 @@ type Server struct {
 	rel   Releaser // store's, if it has one
 	cfg   ServerConfig
 	log   *slog.Logger
+	total *bucket // all peers together; nil: unlimited
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -103,6 +109,9 @@ func NewServer(h netport.Network, store blockstore.Getter, cfg ServerConfig) *Se
 	if cfg.RateBytesPerSec < 0 {
 		cfg.RateBytesPerSec = 0
 	}
+	if cfg.TotalBytesPerSec < 0 {
+		cfg.TotalBytesPerSec = 0
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -110,6 +119,9 @@ func NewServer(h netport.Network, store blockstore.Getter, cfg ServerConfig) *Se
 	rel, _ := store.(Releaser)
 	s := &Server{h: h, store: store, rel: rel, cfg: cfg, log: log,
 		peers: map[netport.PeerID]*peerState{}, streams: map[netport.Stream]struct{}{}}
+	if cfg.TotalBytesPerSec > 0 {
+		s.total = newBucket(cfg.TotalBytesPerSec)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	h.Handle(ProtoBlocks, s.handle)
 	return s
@@ -348,14 +360,21 @@ func (sw *streamWriter) run() {
 // fill.
 func (sw *streamWriter) write(blk *Block) error {
 	s := sw.s
-	if blk.Status == StatusOK && sw.ps.bucket != nil {
+	if blk.Status == StatusOK && (sw.ps.bucket != nil || s.total != nil) {
 		// Send what is buffered before waiting, so the client is not
 		// kept from blocks it was already given.
 		if err := sw.w.Flush(); err != nil {
 			return err
 		}
-		if err := sw.ps.bucket.wait(s.ctx, len(blk.Data)); err != nil {
-			return err
+		// The peer's own limit first, then the total: a peer over its
+		// limit does not hold tokens of the total while it waits.
+		for _, b := range []*bucket{sw.ps.bucket, s.total} {
+			if b == nil {
+				continue
+			}
+			if err := b.wait(s.ctx, len(blk.Data)); err != nil {
+				return err
+			}
 		}
 	}
 	// A client that stops reading is cut off after IdleTimeout.

@@ -58,7 +58,9 @@ type Want struct {
 	// MiMei names the object the blocks belong to, for the server's access
 	// check; empty if the client has none to offer.
 	MiMei string
-	// CIDs are binary CIDs, 1 to MaxWantCIDs of them.
+	// CIDs are binary CIDs, 1 to MaxWantCIDs of them, each at most once:
+	// a Want naming a CID twice is malformed (the server would otherwise
+	// do, and log, the same work again for every copy).
 	CIDs [][]byte
 }
 
@@ -110,10 +112,15 @@ func checkWant(w *Want) error {
 	case len(w.CIDs) == 0 || len(w.CIDs) > MaxWantCIDs:
 		return fmt.Errorf("%w: want of %d CIDs", ErrMalformed, len(w.CIDs))
 	}
+	seen := make(map[string]struct{}, len(w.CIDs))
 	for i, c := range w.CIDs {
 		if _, err := cid.Cast(c); err != nil {
 			return fmt.Errorf("%w: want CID %d: %w", ErrMalformed, i, err)
 		}
+		if _, dup := seen[string(c)]; dup {
+			return fmt.Errorf("%w: want CID %d repeats an earlier one", ErrMalformed, i)
+		}
+		seen[string(c)] = struct{}{}
 	}
 	return nil
 }

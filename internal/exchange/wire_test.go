@@ -3,7 +3,9 @@ package exchange
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/peer-node/peer/internal/blockstore"
@@ -113,7 +115,7 @@ func TestWantLimits(t *testing.T) {
 	c := testCID("x")
 	many := make([][]byte, MaxWantCIDs)
 	for i := range many {
-		many[i] = c
+		many[i] = testCID(fmt.Sprint(i))
 	}
 	long := make([]byte, MaxMiMei+1)
 	for i := range long {
@@ -128,6 +130,8 @@ func TestWantLimits(t *testing.T) {
 		{"most", Want{CIDs: many}, true},
 		{"none", Want{MiMei: "m"}, false},
 		{"too many", Want{CIDs: append(many, c)}, false},
+		{"repeated CID", Want{CIDs: [][]byte{c, testCID("y"), c}}, false},
+		{"one CID many times", Want{CIDs: slices.Repeat([][]byte{c}, MaxWantCIDs)}, false},
 		{"long MiMei", Want{MiMei: string(long), CIDs: [][]byte{c}}, false},
 		{"bad CID", Want{CIDs: [][]byte{{0x01, 0x55}}}, false},
 	} {

@@ -325,16 +325,74 @@ func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
 		}
 		ai = found
 	}
+	// Listen for identify before dialling, so the result of the new
+	// connection's identify cannot be missed.
+	sub, err := h.h.EventBus().Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerIdentificationFailed)})
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", ai.ID, err)
+	}
+	defer sub.Close()
+	already := h.connected(ai.ID)
 	if err := h.h.Connect(ctx, ai); err != nil {
 		return fmt.Errorf("connect %s: %w", ai.ID, explainDial(err))
 	}
-	// A QUIC dial completes before the remote's gater has seen our peer ID;
-	// a peer that refuses us closes the connection during identify, which
-	// libp2p's Connect does not report.
-	if !h.connected(ai.ID) {
-		return fmt.Errorf("connect %s: %w", ai.ID, ErrRefused)
+	if already {
+		if !h.connected(ai.ID) {
+			return fmt.Errorf("connect %s: %w", ai.ID, ErrRefused)
+		}
+		return nil
+	}
+	if err := h.confirm(ctx, ai.ID, sub.Out()); err != nil {
+		return fmt.Errorf("connect %s: %w", ai.ID, err)
 	}
 	return nil
+}
+
+// confirmTimeout bounds the wait for identify on a new connection.
+const confirmTimeout = 15 * time.Second
+
+// confirm checks that a new connection to p survived the other side's
+// gater. A dial can complete before the remote's gater has seen our peer
+// ID (over QUIC always), and a peer that refuses us then closes the
+// connection, which libp2p's Connect does not report. The remote serves
+// identify only on a connection it accepted, so confirm waits for identify
+// of p to finish and then checks that a connection is still open.
+func (h *Host) confirm(ctx context.Context, p peer.ID, events <-chan any) error {
+	t := time.NewTimer(confirmTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case e := <-events:
+			switch e := e.(type) {
+			case event.EvtPeerIdentificationCompleted:
+				if e.Peer != p {
+					continue
+				}
+				if !h.connected(p) {
+					return ErrRefused
+				}
+				return nil
+			case event.EvtPeerIdentificationFailed:
+				if e.Peer != p {
+					continue
+				}
+				if h.connected(p) {
+					// Identify failed on a connection that is still
+					// open (another one, or a slow peer): wait on.
+					continue
+				}
+				return fmt.Errorf("%w (%w)", ErrRefused, e.Reason)
+			}
+		case <-t.C:
+			// No verdict in time: trust what is open.
+			if !h.connected(p) {
+				return ErrRefused
+			}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // ConnectAddr dials the peer a multiaddr with /p2p/<peer ID> names and

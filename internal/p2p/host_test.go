@@ -231,16 +231,17 @@ func TestGaterBlocksPeer(t *testing.T) {
 	ctx := ctxTimeout(t, waitLong)
 
 	// B dials A: A refuses after the handshake, when it learns B's ID. Over
-	// QUIC the dialler's handshake can finish before A's gater runs, so
-	// B's dial may report success; A then closes the connection at once.
-	// What must hold: the connection does not stay, and no stream opens
-	// (checked below).
-	if err := b.Connect(ctx, info(a)); err == nil {
-		await(t, waitLong, "A closes the blocked peer's connection", func() bool {
-			return a.Host().Network().Connectedness(b.ID()) != network.Connected &&
-				b.Host().Network().Connectedness(a.ID()) != network.Connected
-		})
+	// QUIC the dialler's handshake can finish before A's gater runs; B's
+	// Connect still reports the refusal (it confirms the connection with a
+	// ping), the connection does not stay, and no stream opens (checked
+	// below).
+	if err := b.Connect(ctx, info(a)); !errors.Is(err, ErrRefused) {
+		t.Fatalf("b connected to a, which blocks it: %v", err)
 	}
+	await(t, waitLong, "A closes the blocked peer's connection", func() bool {
+		return a.Host().Network().Connectedness(b.ID()) != network.Connected &&
+			b.Host().Network().Connectedness(a.ID()) != network.Connected
+	})
 	// A refuses to dial B, both through our API and through libp2p's.
 	if err := a.Connect(ctx, info(b)); !errors.Is(err, ErrBlocked) {
 		t.Fatalf("a dialled blocked b: %v", err)
@@ -268,6 +269,39 @@ func TestGaterBlocksPeer(t *testing.T) {
 	}
 	if _, err := b.Ping(ctx, a.Port().Self()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestConnectToBlockingPeerRefused: B blocks A. A's Connect, over TCP and
+// over QUIC, fails with ErrRefused on every try (a dial that completes
+// before B's gater runs must not be reported as a connection), and no
+// connection stays. B's gater is slow, as on a busy machine, so that A's
+// dial completes before B refuses.
+func TestConnectToBlockingPeerRefused(t *testing.T) {
+	a := newTestHost(t, Options{})
+	aID := a.Port().Self()
+	b := newTestHost(t, Options{Blocked: func(p netport.PeerID) bool {
+		if p != aID {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond) // a slow gater, not a wait for an event
+		return true
+	}})
+	ctx := ctxTimeout(t, waitLong)
+	for _, transport := range []string{"tcp", "quic-v1"} {
+		t.Run(transport, func(t *testing.T) {
+			addr := p2pAddr(t, b, transport)
+			for try := range 5 {
+				clearBackoff(a, b.ID())
+				if _, err := a.ConnectAddr(ctx, addr); !errors.Is(err, ErrRefused) {
+					t.Fatalf("try %d: connect to a peer that blocks us: %v, want ErrRefused", try, err)
+				}
+			}
+			await(t, waitLong, "no connection between a and b", func() bool {
+				return a.Host().Network().Connectedness(b.ID()) != network.Connected &&
+					b.Host().Network().Connectedness(a.ID()) != network.Connected
+			})
+		})
 	}
 }
 

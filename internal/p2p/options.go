@@ -143,7 +143,7 @@ var (
 	ErrNotFound    = errors.New("p2p: not found")
 	ErrNoBootstrap = errors.New("p2p: no bootstrap peer reachable")
 	ErrBlocked     = errors.New("p2p: peer is blocked")
-	ErrRefused     = errors.New("p2p: connection closed by the peer (refused)")
+	ErrRefused     = errors.New("p2p: the peer refused the connection or blocked us")
 	// ErrBadAddr: text that should name a peer (a peer ID, a multiaddr
 	// with /p2p/<peer ID>) does not.
 	ErrBadAddr = errors.New("p2p: not a peer address")

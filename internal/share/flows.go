@@ -77,7 +77,10 @@ type FlowsConfig struct {
 	CheckEvery time.Duration
 	// RateBytesPerSec limits the block bytes served to each peer (0: none).
 	RateBytesPerSec int64
-	Logger          *slog.Logger
+	// TotalBytesPerSec limits the block bytes served to all peers
+	// together (0: none).
+	TotalBytesPerSec int64
+	Logger           *slog.Logger
 	// Event is told what happens (kinds under "share." in docs/api.md).
 	Event func(kind string, data any)
 }
@@ -127,8 +130,9 @@ func (f *Flows) Start() error {
 		Authorize: func(remote netport.PeerID, mid string, c cid.CID) error {
 			return f.svc.Authorize(f.dir.PersonaOf(remote), remote.String(), mid, c)
 		},
-		RateBytesPerSec: f.cfg.RateBytesPerSec,
-		Logger:          f.log.With("part", "exchange"),
+		RateBytesPerSec:  f.cfg.RateBytesPerSec,
+		TotalBytesPerSec: f.cfg.TotalBytesPerSec,
+		Logger:           f.log.With("part", "exchange"),
 	})
 	f.goBackground(f.safetyNet)
 	f.goBackground(f.SyncOwn)

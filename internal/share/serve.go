@@ -1,6 +1,7 @@
 package share
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -204,8 +205,68 @@ type accessWire struct {
 
 func accessPrefix(id mimei.ID) []byte { return key([]byte("sh/al/"), id[:]) }
 
+// Access-log budgets: what a reader, or a stranger fetching a public
+// MiMei, can make us write.
+const (
+	// AccessWindow: one (MiMei, version, reader) is written to the access
+	// log, and announced as a share.access event, at most once per window;
+	// repeats within it are only counted in memory.
+	AccessWindow = 10 * time.Minute
+	// MaxAccessEntries bounds the access log of one MiMei: writing an
+	// entry beyond it removes the oldest.
+	MaxAccessEntries = 1000
+	// maxAccessSeen bounds the readers remembered for AccessWindow; when
+	// it is full the entries older than the window go, and if none is,
+	// all of them (a flood of throwaway peer IDs then costs log entries,
+	// which MaxAccessEntries bounds, rather than memory).
+	maxAccessSeen = 4096
+)
+
+// accessReader is who fetched a version, for the once-per-window rule: the
+// persona when known (all its devices are one reader), else the peer.
+type accessReader struct {
+	id      mimei.ID
+	version uint64
+	who     string
+}
+
+// accessSeen is when an accessReader was last written and how many
+// repeats were not.
+type accessSeen struct {
+	at      time.Time
+	repeats uint64
+}
+
+// logAccess records that persona (or, for a stranger, peerID) fetched
+// version n of id: at most once per AccessWindow, keeping at most
+// MaxAccessEntries entries for id.
 func (s *Service) logAccess(id mimei.ID, n uint64, persona, peerID string) {
 	now := s.now()
+	r := accessReader{id: id, version: n, who: persona}
+	if persona == "" {
+		r.who = "peer:" + peerID
+	}
+	s.alMu.Lock()
+	defer s.alMu.Unlock()
+	if e, ok := s.alSeen[r]; ok {
+		if now.Sub(e.at) < AccessWindow && !now.Before(e.at) {
+			e.repeats++
+			return
+		}
+		if e.repeats > 0 {
+			s.log.Debug("access log: repeats not written", "mimei", id.String(), "version", n, "reader", r.who, "repeats", e.repeats)
+		}
+	}
+	if len(s.alSeen) >= maxAccessSeen {
+		for k, e := range s.alSeen {
+			if now.Sub(e.at) >= AccessWindow {
+				delete(s.alSeen, k)
+			}
+		}
+		if len(s.alSeen) >= maxAccessSeen {
+			clear(s.alSeen)
+		}
+	}
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq
@@ -214,15 +275,46 @@ func (s *Service) logAccess(id mimei.ID, n uint64, persona, peerID string) {
 	if err == nil {
 		err = s.kv.Set(key(accessPrefix(id), u64(uint64(now.UnixMilli())), u64(seq)), enc)
 	}
+	if err == nil {
+		err = s.trimAccess(id)
+	}
 	if err != nil {
 		s.log.Warn("access log", "mimei", id.String(), "err", err)
 		return
 	}
+	s.alSeen[r] = &accessSeen{at: now}
 	s.event("share.access", map[string]any{"mimei": id.String(), "version": n, "persona": persona, "peer": peerID})
 }
 
+// trimAccess removes the oldest entries of id's access log beyond
+// MaxAccessEntries. Called with alMu held, after each write, so there is
+// at most one to remove unless MaxAccessEntries was lowered.
+func (s *Service) trimAccess(id mimei.ID) error {
+	pre := accessPrefix(id)
+	it := s.kv.Iter(kv.IterOptions{Prefix: pre, Reverse: true})
+	var old [][]byte
+	n := 0
+	for it.Next() {
+		if n++; n > MaxAccessEntries {
+			old = append(old, bytes.Clone(it.Key()))
+		}
+	}
+	if err := it.Close(); err != nil || len(old) == 0 {
+		return err
+	}
+	b := s.kv.NewBatch()
+	defer b.Discard()
+	for _, k := range old {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return b.Commit()
+}
+
 // AccessLog lists who fetched which version of id, oldest first, at most
-// limit entries (the newest); limit ≤ 0 means all.
+// limit entries (the newest); limit ≤ 0 means all. The log keeps one entry
+// per version and reader per AccessWindow and at most MaxAccessEntries.
 func (s *Service) AccessLog(id mimei.ID, limit int) ([]Access, error) {
 	pre := accessPrefix(id)
 	it := s.kv.Iter(kv.IterOptions{Prefix: pre})

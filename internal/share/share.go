@@ -81,6 +81,9 @@ type Service struct {
 	pubs map[mimei.ID]*sync.Mutex    // one publisher per MiMei
 	seq  uint64                      // access log sequence within a millisecond
 
+	alMu   sync.Mutex                   // serialises access-log writes and trims
+	alSeen map[accessReader]*accessSeen // readers written within AccessWindow
+
 	receivers map[*Receiver]struct{} // fetches under way, whose blocks GC keeps
 }
 
@@ -116,6 +119,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		cfg: cfg, kv: cfg.KV, store: cfg.Store, blocks: cfg.Store.Blocks(), log: cfg.Logger,
 		keys: map[keyID]*sealing.BlockKey{}, receivers: map[*Receiver]struct{}{}, enc: enc, pubs: map[mimei.ID]*sync.Mutex{},
+		alSeen: map[accessReader]*accessSeen{},
 	}, nil
 }
 
