@@ -16,7 +16,6 @@ import (
 
 	"github.com/peer-node/peer/internal/apiclient"
 	"github.com/peer-node/peer/internal/apiv1"
-	"github.com/peer-node/peer/internal/mimei"
 	"github.com/spf13/cobra"
 )
 
@@ -199,7 +198,7 @@ func (a *app) putDir(c *apiclient.Client, mid, dir, dest string) error {
 func fileBytes(dir string) int64 {
 	var total int64
 	_ = filepath.WalkDir(dir, func(name string, d fs.DirEntry, err error) error {
-		if err == nil && name != dir && mimei.CheckName(d.Name()) != nil {
+		if err == nil && name != dir && nameProblem(d.Name()) != "" {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -233,13 +232,8 @@ func writeTar(w io.Writer, dir string, p *progress, skipped *skipNotes) error {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if err := mimei.CheckName(d.Name()); err != nil {
+		if why := nameProblem(d.Name()); why != "" {
 			// The node would refuse the whole archive for it.
-			var ne *mimei.NameError
-			why := err.Error()
-			if errors.As(err, &ne) {
-				why = ne.Rule
-			}
 			skipped.skip("bad name", shownName(name), why)
 			if d.IsDir() {
 				return filepath.SkipDir

@@ -75,3 +75,31 @@ func escapeControls(s string) string {
 	}
 	return b.String()
 }
+
+// nameProblem says why the node would refuse s as a new file or directory
+// name, or "" if it would not. It repeats the rules of mimei.CheckName
+// (docs/formats-dirs.md), which the command may not import: it reaches
+// the node only through the API.
+func nameProblem(s string) string {
+	switch {
+	case s == "":
+		return "empty name"
+	case s == "." || s == "..":
+		return "not a name"
+	case len(s) > 255:
+		return fmt.Sprintf("too long: %d bytes (at most 255)", len(s))
+	}
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			return fmt.Sprintf("invalid UTF-8 at byte %d", i)
+		case r == '/':
+			return fmt.Sprintf("slash at byte %d", i)
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+			return fmt.Sprintf("control character %U at byte %d", r, i)
+		}
+		i += n
+	}
+	return ""
+}
