@@ -41,9 +41,10 @@ notes.txt docs/" makes /docs/notes.txt). Otherwise DEST's directory must
 exist, unless -p is given.
 
 A directory is streamed as a tar archive of its regular files and
-subdirectories (symbolic links and special files are skipped: the first few
-are named, then counted) and DEST is the directory its contents go into
-(default: its base name at the root): "peer put m photos" makes /photos,
+subdirectories. Symbolic links, special files and entries whose names the
+node refuses (control characters, invalid UTF-8, over 255 bytes) are
+skipped: the first few are named, then counted. DEST is the directory its
+contents go into (default: its base name at the root): "peer put m photos" makes /photos,
 "peer put m photos albums/2024" fills /albums/2024, "peer put m photos /"
 fills the root.
 
@@ -147,7 +148,7 @@ func (a *app) printPut(fi apiv1.FileInfo) error {
 	if a.jsonOut {
 		return a.printJSON(fi)
 	}
-	fmt.Fprintf(a.stdout, "%s  %s\n", fi.Path, fmtBytes(fi.Size))
+	fmt.Fprintf(a.stdout, "%s  %s\n", shownName(fi.Path), fmtBytes(fi.Size))
 	return nil
 }
 
@@ -184,7 +185,7 @@ func (a *app) putDir(c *apiclient.Client, mid, dir, dest string) error {
 	if a.jsonOut {
 		return a.printJSON(res)
 	}
-	line := fmt.Sprintf("/%s  %s, %s, %s", dest, quantity(res.Files, "file"), quantity(res.Dirs, "directory"), fmtBytes(res.Bytes))
+	line := fmt.Sprintf("%s  %s, %s, %s", shownName("/"+dest), quantity(res.Files, "file"), quantity(res.Dirs, "directory"), fmtBytes(res.Bytes))
 	if s := skipped.summary(); s != "" {
 		line += "; " + s
 	}
@@ -196,7 +197,13 @@ func (a *app) putDir(c *apiclient.Client, mid, dir, dest string) error {
 // writeTar will read of them, for a progress bar.
 func fileBytes(dir string) int64 {
 	var total int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(dir, func(name string, d fs.DirEntry, err error) error {
+		if err == nil && name != dir && nameProblem(d.Name()) != "" {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		if err == nil && d.Type().IsRegular() {
 			if info, err := d.Info(); err == nil {
 				total += info.Size()
@@ -225,6 +232,14 @@ func writeTar(w io.Writer, dir string, p *progress, skipped *skipNotes) error {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
+		if why := nameProblem(d.Name()); why != "" {
+			// The node would refuse the whole archive for it.
+			skipped.skip("bad name", shownName(name), why)
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		info, err := d.Info()
 		if err != nil {
 			return err
@@ -247,9 +262,9 @@ func writeTar(w io.Writer, dir string, p *progress, skipped *skipNotes) error {
 			}
 			return nil
 		case info.Mode()&fs.ModeSymlink != 0:
-			skipped.skip("symbolic link", name, "")
+			skipped.skip("symbolic link", shownName(name), "")
 		default:
-			skipped.skip("special file", name, "not a regular file or directory")
+			skipped.skip("special file", shownName(name), "not a regular file or directory")
 		}
 		return nil
 	})
@@ -341,7 +356,7 @@ failed download leaves nothing half-written.`,
 			}
 			p.finish()
 			if err == nil && d.Length >= 0 && n != d.Length {
-				err = fmt.Errorf("download of %s ended after %d of %d bytes", remote, n, d.Length)
+				err = fmt.Errorf("download of %s ended after %d of %d bytes", shownName(remote), n, d.Length)
 			}
 			if err != nil {
 				return err
@@ -351,7 +366,7 @@ failed download leaves nothing half-written.`,
 				return a.printJSON(map[string]any{"path": remote, "local": local, "bytes": n, "offset": d.Offset,
 					"size": d.Size, "root": d.Root, "mime": d.MIME, "mod_time": d.ModTime})
 			case !toStdout:
-				fmt.Fprintf(a.stdout, "%s  %s\n", local, fmtBytes(n))
+				fmt.Fprintf(a.stdout, "%s  %s\n", shownName(local), fmtBytes(n))
 			}
 			return nil
 		},
@@ -449,9 +464,9 @@ func (a *app) lsCmd() *cobra.Command {
 
 func entryName(e apiv1.FileInfo) string {
 	if e.Dir {
-		return e.Name + "/"
+		return shownName(e.Name + "/")
 	}
-	return e.Name
+	return shownName(e.Name)
 }
 
 func (a *app) statCmd() *cobra.Command {
@@ -477,7 +492,7 @@ func (a *app) statCmd() *cobra.Command {
 				kind = "directory"
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "path:\t/%s\n", fi.Path)
+			fmt.Fprintf(tw, "path:\t%s\n", shownName("/"+fi.Path))
 			fmt.Fprintf(tw, "kind:\t%s\n", kind)
 			fmt.Fprintf(tw, "size:\t%d (%s)\n", fi.Size, fmtBytes(fi.Size))
 			if fi.MIME != "" {

@@ -46,9 +46,21 @@ func (a *app) progressShown() bool {
 func main() {
 	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ()}
 	if err := a.root().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "peer:", err)
+		fmt.Fprintln(os.Stderr, "peer:", errorText(err))
 		os.Exit(exitCode(err))
 	}
+}
+
+// errorText is err's message for the terminal. A message from the node
+// may quote a file name it was given or holds (a contact's, say): its
+// control characters are shown escaped. The CLI's own messages may span
+// lines and are left as they are.
+func errorText(err error) string {
+	var e *apiclient.Error
+	if errors.As(err, &e) {
+		return escapeControls(err.Error())
+	}
+	return err.Error()
 }
 
 // exitCode maps errors to exit statuses scripts can branch on.

@@ -40,7 +40,7 @@ func (a *app) newProgress(label string, total int64) *progress {
 
 func newProgressTo(w io.Writer, label string, total int64, now func() time.Time) *progress {
 	t := now()
-	return &progress{w: w, label: label, total: total, now: now, start: t}
+	return &progress{w: w, label: shownName(label), total: total, now: now, start: t}
 }
 
 func (p *progress) add(n int) {

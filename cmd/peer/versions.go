@@ -165,12 +165,12 @@ release or a version number; TO defaults to cur.`,
 				if f.Dir {
 					name += "/"
 				}
-				fmt.Fprintf(a.stdout, "%s %s\n", opMark(f.Op), name)
+				fmt.Fprintf(a.stdout, "%s %s\n", opMark(f.Op), shownName(name))
 			}
 			if len(d.Keys) > 0 {
 				fmt.Fprintln(a.stdout, "keys:")
 				for _, k := range d.Keys {
-					fmt.Fprintf(a.stdout, "%s %s\n", opMark(k.Op), k.Key)
+					fmt.Fprintf(a.stdout, "%s %s\n", opMark(k.Op), shownName(k.Key))
 				}
 			}
 			return nil

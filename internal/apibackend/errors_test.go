@@ -50,6 +50,7 @@ func TestErrorMapping(t *testing.T) {
 		{"store no version", storeError, mimei.ErrNoVersion, 404, apiv1.CodeNoVersion},
 		{"store unknown persona", storeError, keystore.ErrUnknownPersona, 404, apiv1.CodeUnknownPersona},
 		{"store bad path", storeError, mimei.ErrBadPath, 400, apiv1.CodeBadRequest},
+		{"store bad name", storeError, mimei.CheckName("a\x1b"), 400, apiv1.CodeBadRequest},
 		{"store exists", storeError, mimei.ErrExistsAt, 409, apiv1.CodeExists},
 		{"store integrity", storeError, cid.ErrIntegrity, 500, apiv1.CodeIntegrity},
 		{"store tx conflict", storeError, mimeidb.ErrConflict, 409, apiv1.CodeTxConflict},

@@ -61,6 +61,7 @@ func storeError(err error) error {
 		return e(http.StatusNotFound, apiv1.CodeNoVersion)
 	case errors.Is(err, keystore.ErrUnknownPersona):
 		return e(http.StatusNotFound, apiv1.CodeUnknownPersona)
+	// mimei.ErrBadName (a name put, mkdir, mv or an import may not make) wraps ErrBadPath.
 	case errors.Is(err, mimei.ErrBadPath), errors.Is(err, mimei.ErrBadRef), errors.Is(err, mimei.ErrBadSpec),
 		errors.Is(err, mimei.ErrBadRights), errors.Is(err, mimei.ErrBadID):
 		return e(http.StatusBadRequest, apiv1.CodeBadRequest)

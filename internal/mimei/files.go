@@ -91,7 +91,9 @@ func decodeEntry(p string, b []byte) (Entry, error) {
 
 // CleanPath checks a user path and returns it without leading or trailing
 // slashes. Segments must be valid names (dirtree.ValidName): no empty,
-// "." or ".." segments, no NUL.
+// "." or ".." segments, no NUL. This is the rule for naming what may
+// already exist (reading, moving from, removing); a name about to be made
+// is held to CheckName as well.
 func CleanPath(p string) (string, error) {
 	if len(p) > MaxPathLen {
 		return "", fmt.Errorf("%w: %d bytes (max %d)", ErrBadPath, len(p), MaxPathLen)
@@ -106,7 +108,12 @@ func CleanPath(p string) (string, error) {
 	}
 	for _, s := range segs {
 		if !dirtree.ValidName(s) {
-			return "", fmt.Errorf("%w: %q: segment %q (names are 1–255 bytes of UTF-8 without '/', NUL, and not . or ..)", ErrBadPath, p, s)
+			// CheckName is stricter than ValidName, so it says what is wrong.
+			err := CheckName(s)
+			if err == nil {
+				err = fmt.Errorf("%w: segment %q", ErrBadPath, s)
+			}
+			return "", fmt.Errorf("path %q: %w", p, err)
 		}
 	}
 	return p, nil
@@ -227,6 +234,9 @@ func (s *Store) parentsLocked(b kv.Writer, id ID, dir string, parents bool, now 
 	case !parents:
 		return fmt.Errorf("%w: parent directory %s", ErrNoFile, dir)
 	}
+	if err := checkNewName(dir); err != nil {
+		return err
+	}
 	up, _ := splitPath(dir)
 	if err := s.parentsLocked(b, id, up, true, now); err != nil {
 		return err
@@ -251,6 +261,14 @@ func (s *Store) Put(ctx context.Context, id ID, p string, r io.Reader, opts PutO
 	}
 	if _, err := s.reg.Get(id); err != nil {
 		return Entry{}, err
+	}
+	// A bad new name is refused before the content is stored; replacing
+	// a file already there under such a name is allowed (setFileLocked
+	// checks again under the lock).
+	if err := checkNewName(p); err != nil {
+		if _, serr := s.entry(s.kv, id, p); serr != nil {
+			return Entry{}, err
+		}
 	}
 	s.gc.RLock()
 	defer s.gc.RUnlock()
@@ -287,6 +305,10 @@ func (s *Store) setFileLocked(id ID, p string, root cid.CID, size int64, opts Pu
 		e.Created = old.Created
 	case !errors.Is(err, ErrNoFile):
 		return Entry{}, err
+	default:
+		if err := CheckName(name); err != nil {
+			return Entry{}, err
+		}
 	}
 	enc, err := encodeEntry(e)
 	if err != nil {
@@ -316,6 +338,9 @@ func (s *Store) Mkdir(id ID, p string, parents bool) (Entry, error) {
 		}
 		return Entry{}, fmt.Errorf("%w: %s", ErrExistsAt, p)
 	} else if !errors.Is(err, ErrNoFile) {
+		return Entry{}, err
+	}
+	if err := checkNewName(p); err != nil {
 		return Entry{}, err
 	}
 	b := s.kv.NewBatch()
@@ -354,6 +379,9 @@ func (s *Store) Move(id ID, from, to string) (Entry, error) {
 	}
 	if to == from || strings.HasPrefix(to, from+"/") {
 		return Entry{}, fmt.Errorf("%w: cannot move %s into itself", ErrBadPath, from)
+	}
+	if err := checkNewName(to); err != nil {
+		return Entry{}, err
 	}
 	if _, err := s.reg.Get(id); err != nil {
 		return Entry{}, err
@@ -562,8 +590,9 @@ const (
 )
 
 // Import unpacks a tar stream under directory dir (created if missing):
-// directories and regular files; anything else (links, devices) is
-// refused. Entries are committed in batches after their blocks are
+// directories and regular files; anything else (links, devices), or an
+// entry whose name breaks CheckName, stops the import with an error
+// (ErrBadPath, ErrBadName). Entries are committed in batches after their blocks are
 // flushed, so a crash keeps a prefix of the archive. progress, if set, is
 // called with the file bytes stored so far.
 func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, progress func(n int64)) (ImportResult, error) {
@@ -739,6 +768,9 @@ func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, prog
 		}
 		if p == dir {
 			continue
+		}
+		if err := checkNewPath(strings.Trim(name, "/")); err != nil {
+			return fail(fmt.Errorf("import: archive entry %+q: %w", h.Name, err))
 		}
 		now := s.now()
 		mt := h.ModTime.UTC().Truncate(time.Millisecond)

@@ -167,3 +167,21 @@ export const settle = (p) => p.then((v) => ({ v }), (e) => ({ e }));
 // decodeSegment decodes one segment of the location hash, keeping it as it
 // is when it is not valid percent-encoding.
 export const decodeSegment = (s) => { try { return decodeURIComponent(s); } catch { return s; } };
+
+// shownName renders a file name or path for the page. Names come from
+// others too (a contact's versions, stores made before names were
+// checked): control characters (C0, DEL, C1), line separators and
+// bidirectional controls are shown as escapes (\x1b, \u0085, \u202e) and
+// the name is put in double quotes, as `peer ls` shows it; a printable
+// name is shown as it is. Text is set with textContent all the same.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE_ALL = new RegExp(UNSAFE.source, 'g');
+export function shownName(s) {
+  s = String(s ?? '');
+  if (!UNSAFE.test(s) && !s.startsWith('"')) return s;
+  const esc = s.replace(/[\\"]/g, (c) => '\\' + c).replace(UNSAFE_ALL, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x80 ? '\\x' + n.toString(16).padStart(2, '0') : '\\u' + n.toString(16).padStart(4, '0');
+  });
+  return `"${esc}"`;
+}

@@ -6,7 +6,7 @@
 
 import { ApiError, del, fetchBlob, fileURL, get, post, upload } from '../api.js';
 import * as events from '../events.js';
-import { busy, bytes, canWrite, copyButton, count, decodeSegment, errorBox, field, fill, flash, h, readOnlyNote, section, short, showError, when } from '../ui.js';
+import { busy, bytes, canWrite, copyButton, count, decodeSegment, errorBox, field, fill, flash, h, readOnlyNote, section, short, showError, shownName, when } from '../ui.js';
 
 
 const PREVIEW_TEXT_MAX = 256 << 10;
@@ -15,6 +15,8 @@ const PREVIEW_IMAGE_MAX = 20 << 20;
 const enc = (p) => p.split('/').filter(Boolean).map(encodeURIComponent).join('/');
 const link = (mid, p) => `#/files/${encodeURIComponent(mid)}${p ? '/' + enc(p) : ''}`;
 const join = (dir, name) => (dir ? `${dir}/${name}` : name);
+// quotedName is a name in quotes for a sentence (escaped names come quoted).
+const quotedName = (name) => { const s = shownName(name); return s.startsWith('"') ? s : `"${s}"`; };
 
 export function render(main, { match, session }) {
   const writable = canWrite(session);
@@ -90,7 +92,7 @@ function mimei(main, mid, dir, writable, view) {
   // Breadcrumbs: Files › MiMei › each folder.
   const crumbs = [h('a', { href: '#/files', text: 'Files' }), h('a', { href: link(mid, ''), title: mid, text: short(mid, 6) })];
   const segs = dir ? dir.split('/') : [];
-  segs.forEach((s, i) => crumbs.push(h('a', { href: link(mid, segs.slice(0, i + 1).join('/')), text: s })));
+  segs.forEach((s, i) => crumbs.push(h('a', { href: link(mid, segs.slice(0, i + 1).join('/')), text: shownName(s) })));
   crumbs[crumbs.length - 1].setAttribute('aria-current', 'page');
 
   // Upload: a file picker and a folder picker (the visible labels are
@@ -163,7 +165,7 @@ function mimei(main, mid, dir, writable, view) {
 
   fill(main,
     h('nav', { class: 'crumbs', 'aria-label': 'Folder path' }, crumbs.flatMap((c, i) => (i ? [h('span', { 'aria-hidden': 'true', text: '›' }), c] : [c]))),
-    h('h1', { text: segs.length ? segs[segs.length - 1] : 'MiMei' }),
+    h('h1', { text: segs.length ? shownName(segs[segs.length - 1]) : 'MiMei' }),
     head,
     view ? h('p', { class: 'muted', id: 'version-view', text: 'Someone shared this MiMei with you: these are the files of the newest version received. New versions arrive by themselves while you subscribe.' })
       : writable ? null : readOnlyNote(),
@@ -207,21 +209,21 @@ function mimei(main, mid, dir, writable, view) {
     const p = join(dir, f.name);
     if (f.dir) {
       return h('li', { class: 'item' },
-        h('a', { href: link(mid, p), class: 'name' }, f.name, h('span', { 'aria-hidden': 'true', text: '/' })),
+        h('a', { href: link(mid, p), class: 'name' }, shownName(f.name), h('span', { 'aria-hidden': 'true', text: '/' })),
         h('span', { class: 'meta', text: 'folder' }),
-        writable ? h('span', { class: 'actions' }, h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete folder ${f.name}`, text: 'Delete', on: { click: () => remove(f, p) } })) : null);
+        writable ? h('span', { class: 'actions' }, h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete folder ${shownName(f.name)}`, text: 'Delete', on: { click: () => remove(f, p) } })) : null);
     }
     return h('li', { class: 'item', 'data-path': p },
-      h('button', { type: 'button', class: 'name link', 'aria-label': `Preview ${f.name}`, on: { click: () => show(f, p) } },
-        f.name),
+      h('button', { type: 'button', class: 'name link', 'aria-label': `Preview ${shownName(f.name)}`, on: { click: () => show(f, p) } },
+        shownName(f.name)),
       h('span', { class: 'meta', text: `${bytes(f.size)} · ${when(f.mod_time)}` }),
       h('span', { class: 'actions' },
-        h('a', { class: 'button small', href: fileURL(mid, p, view), download: f.name, 'aria-label': `Download ${f.name}`, text: 'Download' }),
-        writable ? h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${f.name}`, text: 'Delete', on: { click: () => remove(f, p) } }) : null));
+        h('a', { class: 'button small', href: fileURL(mid, p, view), download: f.name, 'aria-label': `Download ${shownName(f.name)}`, text: 'Download' }),
+        writable ? h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${shownName(f.name)}`, text: 'Delete', on: { click: () => remove(f, p) } }) : null));
   }
 
   async function remove(f, p) {
-    if (!window.confirm(`Delete ${f.dir ? 'the folder' : ''} "${f.name}"${f.dir ? ' and everything in it' : ''}? Backed-up versions keep it.`)) return;
+    if (!window.confirm(`Delete ${f.dir ? 'the folder' : ''} ${quotedName(f.name)}${f.dir ? ' and everything in it' : ''}? Backed-up versions keep it.`)) return;
     try {
       await del(`${base}/files/${enc(p)}${f.dir ? '?recursive=1' : ''}`);
       loadFiles();
@@ -238,7 +240,7 @@ function mimei(main, mid, dir, writable, view) {
     const mime = (f.mime || '').split(';')[0];
     const isImage = mime.startsWith('image/');
     const isText = mime.startsWith('text/') || /^application\/(json|xml|javascript|x-sh|toml|yaml)/.test(mime);
-    const title = h('h2', { id: 'preview-title', text: f.name });
+    const title = h('h2', { id: 'preview-title', text: shownName(f.name) });
     const close = h('button', { type: 'button', class: 'small', text: 'Close preview', on: { click: () => { freePreview(); preview.hidden = true; } } });
     fill(preview, h('div', { class: 'preview-head' }, title, close), h('p', { class: 'muted', text: `${mime || 'unknown type'} · ${bytes(f.size)}` }));
     preview.hidden = false;
@@ -255,9 +257,9 @@ function mimei(main, mid, dir, writable, view) {
       const { blob, partial } = await fetchBlob(fileURL(mid, p, view), max);
       if (isImage) {
         previewURL = URL.createObjectURL(blob);
-        preview.append(h('img', { src: previewURL, alt: `Preview of ${f.name}`, class: 'preview-img' }));
+        preview.append(h('img', { src: previewURL, alt: `Preview of ${shownName(f.name)}`, class: 'preview-img' }));
       } else {
-        preview.append(h('pre', { class: 'preview-text', tabindex: 0, 'aria-label': `Text of ${f.name}`, text: await blob.text() }));
+        preview.append(h('pre', { class: 'preview-text', tabindex: 0, 'aria-label': `Text of ${shownName(f.name)}`, text: await blob.text() }));
         if (partial) preview.append(h('p', { class: 'muted', text: `Only the first ${bytes(PREVIEW_TEXT_MAX)} are shown.` }));
       }
     } catch (ex) {
@@ -277,7 +279,7 @@ function mimei(main, mid, dir, writable, view) {
       const rel = item instanceof File ? file.name : item.rel;
       const bar = h('progress', { max: 100, value: 0, 'aria-label': `Uploading ${rel}` });
       const pct = h('span', { class: 'pct', text: '0%' });
-      const row = h('li', { class: 'upload', 'data-name': rel }, h('span', { class: 'name', text: rel }), bar, pct);
+      const row = h('li', { class: 'upload', 'data-name': rel }, h('span', { class: 'name', text: shownName(rel) }), bar, pct);
       uploads.append(row);
       try {
         await upload(mid, join(dir, rel), file, (sent, total) => {
@@ -333,7 +335,7 @@ function mimei(main, mid, dir, writable, view) {
   async function diff(n) {
     try {
       const d = await get(`${base}/diff?from=${n}&to=cur`);
-      const rows = [...d.files.map((c) => `${c.op} ${c.dir ? 'folder' : 'file'} ${c.path}`), ...d.keys.map((k) => `${k.op} key ${k.key}`)];
+      const rows = [...d.files.map((c) => `${c.op} ${c.dir ? 'folder' : 'file'} ${shownName(c.path)}`), ...d.keys.map((k) => `${k.op} key ${shownName(k.key)}`)];
       fill(diffBox, h('h3', { text: `Changes from version ${n} to now` }),
         rows.length ? h('ul', { class: 'diff' }, rows.map((r) => h('li', { class: r.split(' ')[0], text: r }))) : h('p', { text: 'No changes.' }));
     } catch (ex) { fill(diffBox, h('p', { class: 'error', role: 'alert', text: ex.message })); }
