@@ -35,10 +35,11 @@ func (n *Node) openShare() error {
 func (n *Node) startShareFlows(s *netSvc) (err error) {
 	n.flows, err = share.NewFlows(share.FlowsConfig{
 		Service: n.share, Net: s.port, Providers: s.port, Directory: shareDirectory{s}, Own: ownDevices{s.devices},
-		CheckEvery:      time.Duration(n.cfg.Share.CheckMinutes) * time.Minute,
-		RateBytesPerSec: int64(n.cfg.Share.RateMB) << 20,
-		Logger:          n.log.With("part", "share"),
-		Event:           n.publish,
+		CheckEvery:       time.Duration(n.cfg.Share.CheckMinutes) * time.Minute,
+		RateBytesPerSec:  int64(n.cfg.Share.RateMB) << 20,
+		TotalBytesPerSec: int64(n.cfg.Share.TotalRateMB) << 20,
+		Logger:           n.log.With("part", "share"),
+		Event:            n.publish,
 	})
 	if err != nil {
 		return err

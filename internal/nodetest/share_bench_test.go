@@ -122,6 +122,7 @@ func profileFetch(b *testing.B, mode string) (stop func()) {
 // the same two hosts carrying the same bytes in the same run, just before
 // and just after the fetch (the mean is the reference).
 func BenchmarkShareFetch(b *testing.B) {
+	opts := []string{noDHT, "share.rate_mb=0", "share.total_rate_mb=0"}
 	mb := 1024
 	if v, err := strconv.Atoi(os.Getenv("PEER_BENCH_SHARE_MB")); err == nil && v > 0 {
 		mb = v
@@ -131,7 +132,9 @@ func BenchmarkShareFetch(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
-				a, bn := Start(b, noDHT), Start(b, noDHT)
+				// The serving limits (on by default, sized for a home
+				// uplink) are lifted: this measures the fetch path itself.
+				a, bn := Start(b, opts...), Start(b, opts...)
 				befriend(b, a, bn)
 				ctx := Ctx(b, 30*time.Minute)
 				m, err := a.Client.CreateMiMei(ctx, apiv1.CreateMiMei{AppType: "bench"})
