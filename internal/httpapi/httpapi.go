@@ -171,7 +171,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if limited {
 		r.Body = http.MaxBytesReader(rec, r.Body, s.opts.MaxBodyBytes)
 	}
-	if limited && r.ContentLength > s.opts.MaxBodyBytes {
+	if e := checkURLPath(r); e != nil {
+		writeError(rec, e)
+	} else if limited && r.ContentLength > s.opts.MaxBodyBytes {
 		writeError(rec, Errorf(http.StatusRequestEntityTooLarge, apiv1.CodeTooLarge,
 			"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, s.opts.MaxBodyBytes))
 	} else if ui {
@@ -199,6 +201,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// nothing forces us to keep what a careless client put in it.
 	s.opts.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.code,
 		"dur", time.Since(start).Round(time.Microsecond))
+}
+
+// checkURLPath refuses an API path with an empty, "." or ".." segment
+// before the mux sees it: the mux would redirect to the cleaned path, and
+// docs/api.md promises 400 instead. Paths of the web app keep the mux's
+// redirect.
+func checkURLPath(r *http.Request) *Error {
+	p := r.URL.EscapedPath()
+	if !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/metrics/") && !strings.HasPrefix(p, "/healthz/") {
+		return nil
+	}
+	if strings.Contains(p, "//") {
+		return badRequest("the path %q has an empty segment (a double slash)", p)
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return badRequest("the path %q has a %q segment: give paths from the root", p, seg)
+		}
+	}
+	return nil
 }
 
 // uiPath reports whether a path the API has no route for belongs to the
