@@ -275,7 +275,7 @@ func TestConsoleRoutes(t *testing.T) {
 		// Local login (the test server is on loopback).
 		{"local wrong token", consoleReq{method: "POST", path: "/api/v1/console/local", body: `{"token":"nope"}`}, 401, apiv1.CodeUnauthorized, "api.token"},
 		{"local right token", consoleReq{method: "POST", path: "/api/v1/console/local", body: `{"token":"` + token + `","name":"laptop"}`}, 201, "", `"scope": "admin"`},
-		{"local with a foreign Host", consoleReq{method: "POST", path: "/api/v1/console/local", body: `{"token":"` + token + `"}`, header: map[string]string{"Host": "rebound.example"}}, 403, apiv1.CodeForbidden, "own machine"},
+		{"local with a foreign Host", consoleReq{method: "POST", path: "/api/v1/console/local", body: `{"token":"` + token + `"}`, header: map[string]string{"Host": "rebound.example"}}, 403, apiv1.CodeForbidden, "not a name of this node"},
 
 		// The middleware with a cookie.
 		{"GET with admin cookie", consoleReq{method: "GET", path: "/api/v1/status", cookie: adminSecret}, 200, "", `"version"`},

@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +69,9 @@ type Options struct {
 	Net          NetBackend           // the peer-to-peer side; nil = its routes answer 503 with code network_off
 	Share        ShareBackend         // the sharing side; nil = its routes answer 503 with code network_off
 	Console      ConsoleBackend       // web console sessions; nil = its routes answer 503 and session cookies are ignored
+	// Hosts are host names, besides IP addresses and localhost, that
+	// requests may name in their Host header (see hostAllowed).
+	Hosts []string
 }
 
 // Server serves the API. Create it with New and mount Handler().
@@ -171,7 +176,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if limited {
 		r.Body = http.MaxBytesReader(rec, r.Body, s.opts.MaxBodyBytes)
 	}
-	if e := checkURLPath(r); e != nil {
+	if e := s.checkHost(r); e != nil {
+		writeError(rec, e)
+	} else if e := checkURLPath(r); e != nil {
 		writeError(rec, e)
 	} else if limited && r.ContentLength > s.opts.MaxBodyBytes {
 		writeError(rec, Errorf(http.StatusRequestEntityTooLarge, apiv1.CodeTooLarge,
@@ -201,6 +208,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// nothing forces us to keep what a careless client put in it.
 	s.opts.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.code,
 		"dur", time.Since(start).Round(time.Microsecond))
+}
+
+// checkHost refuses a request whose Host header is not one of the node's
+// names. A page of another site that points its DNS name at the node (DNS
+// rebinding) reaches us with its own name in Host; an IP address cannot be
+// rebound, so every IP literal is accepted, as are localhost, *.localhost,
+// the names in Options.Hosts, and no Host at all (HTTP/1.0: no browser).
+// The port is not checked: a rebound name carries the attacker's choice of
+// port as easily as ours.
+func (s *Server) checkHost(r *http.Request) *Error {
+	if hostAllowed(r.Host, s.opts.Hosts) {
+		return nil
+	}
+	return Errorf(http.StatusForbidden, apiv1.CodeForbidden,
+		"the Host %q is not a name of this node: use its IP address or localhost (a web page of another site may not reach the node through a DNS name pointed at it), or add the name to api.hosts", r.Host)
+}
+
+// hostAllowed reports whether a Host header names this node (see
+// checkHost); names are compared without case or a final dot.
+func hostAllowed(host string, names []string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if host == "" || host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	for _, n := range names {
+		if strings.EqualFold(strings.TrimSuffix(n, "."), host) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkURLPath refuses an API path with an empty, "." or ".." segment
