@@ -72,6 +72,10 @@ type Options struct {
 	// Hosts are host names, besides IP addresses and localhost, that
 	// requests may name in their Host header (see hostAllowed).
 	Hosts []string
+	// Stall bounds slow clients: a request body must bring StallBytes
+	// more within every Stall, and each write of an answer must complete
+	// within it; 0 = DefaultStall. See stall.go.
+	Stall time.Duration
 }
 
 // Server serves the API. Create it with New and mount Handler().
@@ -102,6 +106,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
+	}
+	if opts.Stall <= 0 {
+		opts.Stall = DefaultStall
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -160,7 +167,16 @@ func (s *Server) routes() {
 // ServeHTTP routes the request, answering unknown paths and methods in JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // left by the last answer on this connection
+	var body *stallReader
+	if r.Body != nil && r.Body != http.NoBody {
+		body = newStallReader(r.Body, rc, s.opts.Stall)
+		r.Body = body
+	}
+	rec := &statusRecorder{ResponseWriter: &stallWriter{ResponseWriter: w, rc: rc, stall: s.opts.Stall}, code: http.StatusOK, body: body}
+	// The server flushes what is buffered after ServeHTTP returns.
+	defer func() { _ = rc.SetWriteDeadline(time.Now().Add(s.opts.Stall)) }()
 	h, pattern := s.mux.Handler(r)
 	route := pattern
 	ui := pattern == "" && uiPath(r.URL.Path)
@@ -292,13 +308,30 @@ type statusRecorder struct {
 	http.ResponseWriter
 	code        int
 	wroteHeader bool
+	body        *stallReader // nil: the request has no body
 }
 
+// WriteHeader records the status. An answer sent before the request body
+// was read to its end (a refusal: 401, 403, 413, …) closes the connection,
+// so the server neither reads the rest of the body first (it would, to
+// keep the connection, delaying the answer as long as a slow client
+// trickles) nor parses it as the next request.
 func (s *statusRecorder) WriteHeader(code int) {
 	if !s.wroteHeader {
 		s.code, s.wroteHeader = code, true
+		if s.body != nil && !s.body.eof && code >= 200 {
+			s.Header().Set("Connection", "close")
+		}
 	}
 	s.ResponseWriter.WriteHeader(code)
+}
+
+// Write sends the header first through WriteHeader, so its rule applies.
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
