@@ -52,8 +52,8 @@ func (f *fakeConsole) Pair(_ context.Context, req apiv1.ConsolePair) (apiv1.Cons
 	p, err := f.c.Pair(req.Name, console.Scope(req.Scope), time.Duration(req.TTLSeconds)*time.Second)
 	return apiv1.ConsolePairing{Code: p.Code, Expires: p.Expires}, fakeErr(err)
 }
-func (f *fakeConsole) Redeem(_ context.Context, code, name string) (apiv1.ConsoleSession, string, error) {
-	s, secret, err := f.c.Redeem(code, name)
+func (f *fakeConsole) Redeem(ctx context.Context, code, name string) (apiv1.ConsoleSession, string, error) {
+	s, secret, err := f.c.RedeemFrom(RequestSource(ctx), code, name)
 	return fakeWire(s), secret, fakeErr(err)
 }
 func (f *fakeConsole) Local(_ context.Context, name string) (apiv1.ConsoleSession, string, error) {

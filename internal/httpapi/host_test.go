@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/peer-node/peer/internal/apiv1"
 )
@@ -56,5 +58,38 @@ func TestHostHeader(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestPairingGuardPerSource: one client's failed pairing attempts, over
+// the API, get it 429 without locking out another client; addresses of
+// one IPv6 /64 count as one client.
+func TestPairingGuardPerSource(t *testing.T) {
+	fc := newFakeConsole(t)
+	s, err := New(Options{Token: token, Backend: &fakeBackend{}, Console: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	redeem := func(remote, code string) int {
+		r := httptest.NewRequest("POST", "/api/v1/console/session", strings.NewReader(`{"code":"`+code+`"}`))
+		r.RemoteAddr, r.Host = remote, "192.168.1.10:7357"
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range 10 {
+		if code := redeem(fmt.Sprintf("[2001:db8::%x]:5000", i+1), "2222-2222-2222"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong code %d: status %d", i, code)
+		}
+	}
+	if code := redeem("[2001:db8::ff]:5000", "2222-2222-2222"); code != http.StatusTooManyRequests {
+		t.Fatalf("the same /64 after 10 failures: status %d, want 429", code)
+	}
+	p, err := fc.c.Pair("", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := redeem("192.168.1.20:5000", p.Code); code != http.StatusCreated {
+		t.Fatalf("another client with the right code: status %d, want 201", code)
 	}
 }
