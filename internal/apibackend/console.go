@@ -62,8 +62,8 @@ func (a *Console) Pair(_ context.Context, req apiv1.ConsolePair) (apiv1.ConsoleP
 	return apiv1.ConsolePairing{Code: p.Code, Expires: p.Expires.UTC()}, nil
 }
 
-func (a *Console) Redeem(_ context.Context, code, name string) (apiv1.ConsoleSession, string, error) {
-	s, secret, err := a.Console.Redeem(code, name)
+func (a *Console) Redeem(ctx context.Context, code, name string) (apiv1.ConsoleSession, string, error) {
+	s, secret, err := a.Console.RedeemFrom(httpapi.RequestSource(ctx), code, name)
 	if err != nil {
 		if errors.Is(err, console.ErrBadCode) || errors.Is(err, console.ErrTooManyAttempts) {
 			logger(a.Log).Warn("console pairing attempt failed", "err", err)

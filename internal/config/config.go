@@ -54,6 +54,7 @@ type API struct {
 	Listen       string `toml:"listen"`
 	MaxBodyBytes int64  `toml:"max_body_bytes"`
 	AllowRemote  bool   `toml:"allow_remote"`
+	Hosts        string `toml:"hosts"`
 }
 
 // Log configures the node's structured log.

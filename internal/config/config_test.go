@@ -20,6 +20,7 @@ func TestDefaults(t *testing.T) {
 		{"api.listen", d.API.Listen, "127.0.0.1:7357"},
 		{"api.max_body_bytes", d.API.MaxBodyBytes, int64(1 << 20)},
 		{"api.allow_remote", d.API.AllowRemote, false},
+		{"api.hosts", d.API.Hosts, ""},
 		{"log.level", d.Log.Level, "info"},
 		{"log.format", d.Log.Format, "text"},
 		{"store.cache_mb", d.Store.CacheMB, 32},
@@ -480,7 +481,7 @@ func TestPrecedence(t *testing.T) {
 		t.Errorf("Resolve = %+v\nwant %+v", got, want)
 	}
 	for _, k := range Keys() {
-		wantSet := k.Key != "api.allow_remote" && !strings.HasPrefix(k.Key, "network.") && !strings.HasPrefix(k.Key, "share.")
+		wantSet := k.Key != "api.allow_remote" && k.Key != "api.hosts" && !strings.HasPrefix(k.Key, "network.") && !strings.HasPrefix(k.Key, "share.")
 		if c.IsSet(k.Key) != wantSet {
 			t.Errorf("IsSet(%q) = %v, want %v", k.Key, c.IsSet(k.Key), wantSet)
 		}

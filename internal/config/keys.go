@@ -31,6 +31,10 @@ var keys = []key{
 		false,
 		"Allow api.listen to be a non-loopback address, reachable from other machines.",
 		nil),
+	newKey("api.hosts", func(c *Config) *string { return &c.API.Hosts },
+		"",
+		"Comma-separated host names, besides IP addresses and localhost, that requests may give in their Host header (others are refused: DNS rebinding).",
+		checkHostList),
 
 	newKey("log.level", func(c *Config) *string { return &c.Log.Level },
 		"info",
@@ -155,6 +159,16 @@ func checkAddrList(needPeer bool) func(string) error {
 		}
 		return nil
 	}
+}
+
+// checkHostList checks a comma-separated list of DNS names.
+func checkHostList(s string) error {
+	for _, h := range SplitList(s) {
+		if strings.ContainsAny(h, " \t/:@[]") || strings.HasPrefix(h, ".") || strings.Contains(h, "..") {
+			return fmt.Errorf("%s is not a host name (like peer.home.arpa)", quote(h))
+		}
+	}
+	return nil
 }
 
 // SplitList splits a comma-separated list, trimming spaces and dropping

@@ -44,7 +44,9 @@ const (
 	DefaultTTL      = 10 * time.Minute // a pairing code's life when none is asked for
 	MaxTTL          = time.Hour        // the longest life a pairing code may have
 	TouchEvery      = time.Minute      // LastSeen is written at most this often per session
-	MaxFailures     = 10               // failed redemptions allowed per FailureWindow, from anywhere
+	MaxFailures     = 10               // failed redemptions allowed per FailureWindow from one source
+	MaxAllFailures  = 100              // failures per FailureWindow from everywhere before failing sources are refused (see RedeemFrom)
+	MaxSources      = 1000             // sources with failures in FailureWindow before every source is refused
 	FailureWindow   = time.Minute
 	MaxNameBytes    = 128
 	CodeLen         = 12 // characters of a pairing code, without dashes
@@ -110,8 +112,9 @@ type Console struct {
 	rand io.Reader
 
 	mu       sync.Mutex
-	pending  map[string]Pairing // by normalised code
-	failures []time.Time        // failed redemptions, oldest first
+	pending  map[string]Pairing     // by normalised code
+	failures []time.Time            // failed redemptions from everywhere, oldest first
+	bySource map[string][]time.Time // failed redemptions by source, oldest first
 }
 
 // New returns a Console keeping its sessions in db.
@@ -209,6 +212,17 @@ func (c *Console) prune(now time.Time) {
 		i++
 	}
 	c.failures = c.failures[i:]
+	for src, fs := range c.bySource {
+		i := 0
+		for i < len(fs) && now.Sub(fs[i]) >= FailureWindow {
+			i++
+		}
+		if i == len(fs) {
+			delete(c.bySource, src)
+		} else {
+			c.bySource[src] = fs[i:]
+		}
+	}
 }
 
 // ParseCode normalises a code as a person may type it: case does not
@@ -250,19 +264,36 @@ func FormatCode(raw string) string {
 	return b.String()
 }
 
-// Redeem exchanges a pairing code for a new session, named name (""
-// keeps the name given when pairing). It returns the session and its
-// secret, which only the caller ever sees. A code works once. Failures
-// count towards the brute-force guard: after MaxFailures in FailureWindow
-// every attempt, right or wrong, is ErrTooManyAttempts until they age out.
+// Redeem is RedeemFrom with no known source: all such callers share one.
 func (c *Console) Redeem(code, name string) (Session, string, error) {
+	return c.RedeemFrom("", code, name)
+}
+
+// RedeemFrom exchanges a pairing code for a new session, named name (""
+// keeps the name given when pairing). It returns the session and its
+// secret, which only the caller ever sees. A code works once.
+//
+// source names where the attempt comes from (the HTTP API gives the
+// client's IP address, IPv6 by /64). Failures count towards the
+// brute-force guard, per source and in total, and while it holds every
+// attempt of the sources it applies to, right or wrong, is
+// ErrTooManyAttempts until failures age out of FailureWindow:
+//
+//   - a source with MaxFailures failures in the window is refused;
+//   - once MaxAllFailures failures came from everywhere, every source that
+//     failed at all in the window is refused, but one that has not may
+//     still try (so a flood from elsewhere cannot lock the owner out);
+//   - once MaxSources sources have failed in the window, every source is
+//     refused (the total bound on guesses wins over availability).
+func (c *Console) RedeemFrom(source, code, name string) (Session, string, error) {
 	if err := checkName(name); err != nil {
 		return Session{}, "", err
 	}
 	now := c.now()
 	c.mu.Lock()
 	c.prune(now)
-	if len(c.failures) >= MaxFailures {
+	mine := len(c.bySource[source])
+	if mine >= MaxFailures || (mine > 0 && len(c.failures) >= MaxAllFailures) || len(c.bySource) >= MaxSources {
 		c.mu.Unlock()
 		return Session{}, "", ErrTooManyAttempts
 	}
@@ -270,6 +301,10 @@ func (c *Console) Redeem(code, name string) (Session, string, error) {
 	p, ok := c.pending[raw]
 	if err != nil || !ok {
 		c.failures = append(c.failures, now)
+		if c.bySource == nil {
+			c.bySource = map[string][]time.Time{}
+		}
+		c.bySource[source] = append(c.bySource[source], now)
 		c.mu.Unlock()
 		return Session{}, "", ErrBadCode
 	}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -369,4 +370,67 @@ func flip(b byte) string {
 		return "B"
 	}
 	return "A"
+}
+
+// TestBruteForceGuardPerSource: failures from one source, or a flood from
+// many, do not lock out a source that has not failed; the total number of
+// guesses stays bounded.
+func TestBruteForceGuardPerSource(t *testing.T) {
+	const wrong = "2222-2222-2222"
+	fail := func(t *testing.T, c *Console, src string, n int) {
+		t.Helper()
+		for i := range n {
+			if _, _, err := c.RedeemFrom(src, wrong, ""); !errors.Is(err, ErrBadCode) {
+				t.Fatalf("%s attempt %d: %v", src, i, err)
+			}
+		}
+	}
+	tests := []struct {
+		name  string
+		flood func(t *testing.T, c *Console)
+		owner error // what the owner's right code meets, from a source that has not failed
+		after string
+	}{
+		{"one hostile source", func(t *testing.T, c *Console) {
+			fail(t, c, "192.0.2.66", MaxFailures)
+			if _, _, err := c.RedeemFrom("192.0.2.66", wrong, ""); !errors.Is(err, ErrTooManyAttempts) {
+				t.Fatalf("the hostile source is not held: %v", err)
+			}
+		}, nil, ""},
+		{"a flood from many sources", func(t *testing.T, c *Console) {
+			for i := range MaxAllFailures / MaxFailures {
+				fail(t, c, fmt.Sprintf("192.0.2.%d", i), MaxFailures)
+			}
+			// Now a source that failed once is refused too.
+			fail(t, c, "198.51.100.1", 1)
+			if _, _, err := c.RedeemFrom("198.51.100.1", wrong, ""); !errors.Is(err, ErrTooManyAttempts) {
+				t.Fatalf("a failing source during the flood: %v", err)
+			}
+		}, nil, ""},
+		{"more sources than the guard keeps", func(t *testing.T, c *Console) {
+			for i := range MaxSources {
+				fail(t, c, fmt.Sprintf("2001:db8:%x::", i), 1)
+			}
+		}, ErrTooManyAttempts, "after the window"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, clk, _ := newConsole(t)
+			p, err := c.Pair("", "", time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.flood(t, c)
+			_, _, err = c.RedeemFrom("127.0.0.1", p.Code, "")
+			if !errors.Is(err, tc.owner) && err != tc.owner {
+				t.Fatalf("the owner's right code: %v, want %v", err, tc.owner)
+			}
+			if tc.after != "" {
+				clk.Add(FailureWindow)
+				if _, _, err := c.RedeemFrom("127.0.0.1", p.Code, ""); err != nil {
+					t.Fatalf("%s: %v", tc.after, err)
+				}
+			}
+		})
+	}
 }

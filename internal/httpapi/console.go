@@ -75,7 +75,7 @@ func (s *Server) consoleRoutes() {
 		if len(req.Code) > 64 {
 			return apiv1.ConsoleSession{}, "", badRequest("the code of %d bytes is too long: it has 12 characters", len(req.Code))
 		}
-		return c.Redeem(r.Context(), req.Code, req.Name)
+		return c.Redeem(context.WithValue(r.Context(), sourceKey{}, clientSource(r)), req.Code, req.Name)
 	}))
 	m.HandleFunc("POST /api/v1/console/local", s.consoleLogin(func(r *http.Request, c ConsoleBackend) (apiv1.ConsoleSession, string, error) {
 		if !loopbackRequest(r) {
@@ -185,6 +185,34 @@ const sessionCookieMaxAge = 400 * 24 * 3600
 func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: apiv1.ConsoleCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+}
+
+type sourceKey struct{}
+
+// RequestSource is where the request in ctx came from, as the pairing
+// guard counts sources: the client's IP address, an IPv6 one by its /64
+// (one host may hold a whole /64). "" when unknown. The API sets it on
+// the context of ConsoleBackend.Redeem.
+func RequestSource(ctx context.Context) string {
+	s, _ := ctx.Value(sourceKey{}).(string)
+	return s
+}
+
+func clientSource(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return ""
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 type sessionKey struct{}

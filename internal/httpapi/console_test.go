@@ -52,8 +52,8 @@ func (f *fakeConsole) Pair(_ context.Context, req apiv1.ConsolePair) (apiv1.Cons
 	p, err := f.c.Pair(req.Name, console.Scope(req.Scope), time.Duration(req.TTLSeconds)*time.Second)
 	return apiv1.ConsolePairing{Code: p.Code, Expires: p.Expires}, fakeErr(err)
 }
-func (f *fakeConsole) Redeem(_ context.Context, code, name string) (apiv1.ConsoleSession, string, error) {
-	s, secret, err := f.c.Redeem(code, name)
+func (f *fakeConsole) Redeem(ctx context.Context, code, name string) (apiv1.ConsoleSession, string, error) {
+	s, secret, err := f.c.RedeemFrom(RequestSource(ctx), code, name)
 	return fakeWire(s), secret, fakeErr(err)
 }
 func (f *fakeConsole) Local(_ context.Context, name string) (apiv1.ConsoleSession, string, error) {
@@ -275,7 +275,7 @@ func TestConsoleRoutes(t *testing.T) {
 		// Local login (the test server is on loopback).
 		{"local wrong token", consoleReq{method: "POST", path: "/api/v1/console/local", body: `{"token":"nope"}`}, 401, apiv1.CodeUnauthorized, "api.token"},
 		{"local right token", consoleReq{method: "POST", path: "/api/v1/console/local", body: `{"token":"` + token + `","name":"laptop"}`}, 201, "", `"scope": "admin"`},
-		{"local with a foreign Host", consoleReq{method: "POST", path: "/api/v1/console/local", body: `{"token":"` + token + `"}`, header: map[string]string{"Host": "rebound.example"}}, 403, apiv1.CodeForbidden, "own machine"},
+		{"local with a foreign Host", consoleReq{method: "POST", path: "/api/v1/console/local", body: `{"token":"` + token + `"}`, header: map[string]string{"Host": "rebound.example"}}, 403, apiv1.CodeForbidden, "not a name of this node"},
 
 		// The middleware with a cookie.
 		{"GET with admin cookie", consoleReq{method: "GET", path: "/api/v1/status", cookie: adminSecret}, 200, "", `"version"`},

@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +69,13 @@ type Options struct {
 	Net          NetBackend           // the peer-to-peer side; nil = its routes answer 503 with code network_off
 	Share        ShareBackend         // the sharing side; nil = its routes answer 503 with code network_off
 	Console      ConsoleBackend       // web console sessions; nil = its routes answer 503 and session cookies are ignored
+	// Hosts are host names, besides IP addresses and localhost, that
+	// requests may name in their Host header (see hostAllowed).
+	Hosts []string
+	// Stall bounds slow clients: a request body must bring StallBytes
+	// more within every Stall, and each write of an answer must complete
+	// within it; 0 = DefaultStall. See stall.go.
+	Stall time.Duration
 }
 
 // Server serves the API. Create it with New and mount Handler().
@@ -97,6 +106,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
+	}
+	if opts.Stall <= 0 {
+		opts.Stall = DefaultStall
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -155,7 +167,16 @@ func (s *Server) routes() {
 // ServeHTTP routes the request, answering unknown paths and methods in JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // left by the last answer on this connection
+	var body *stallReader
+	if r.Body != nil && r.Body != http.NoBody {
+		body = newStallReader(r.Body, rc, s.opts.Stall)
+		r.Body = body
+	}
+	rec := &statusRecorder{ResponseWriter: &stallWriter{ResponseWriter: w, rc: rc, stall: s.opts.Stall}, code: http.StatusOK, body: body}
+	// The server flushes what is buffered after ServeHTTP returns.
+	defer func() { _ = rc.SetWriteDeadline(time.Now().Add(s.opts.Stall)) }()
 	h, pattern := s.mux.Handler(r)
 	route := pattern
 	ui := pattern == "" && uiPath(r.URL.Path)
@@ -171,7 +192,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if limited {
 		r.Body = http.MaxBytesReader(rec, r.Body, s.opts.MaxBodyBytes)
 	}
-	if limited && r.ContentLength > s.opts.MaxBodyBytes {
+	if e := s.checkHost(r); e != nil {
+		writeError(rec, e)
+	} else if e := checkURLPath(r); e != nil {
+		writeError(rec, e)
+	} else if limited && r.ContentLength > s.opts.MaxBodyBytes {
 		writeError(rec, Errorf(http.StatusRequestEntityTooLarge, apiv1.CodeTooLarge,
 			"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, s.opts.MaxBodyBytes))
 	} else if ui {
@@ -201,6 +226,62 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"dur", time.Since(start).Round(time.Microsecond))
 }
 
+// checkHost refuses a request whose Host header is not one of the node's
+// names. A page of another site that points its DNS name at the node (DNS
+// rebinding) reaches us with its own name in Host; an IP address cannot be
+// rebound, so every IP literal is accepted, as are localhost, *.localhost,
+// the names in Options.Hosts, and no Host at all (HTTP/1.0: no browser).
+// The port is not checked: a rebound name carries the attacker's choice of
+// port as easily as ours.
+func (s *Server) checkHost(r *http.Request) *Error {
+	if hostAllowed(r.Host, s.opts.Hosts) {
+		return nil
+	}
+	return Errorf(http.StatusForbidden, apiv1.CodeForbidden,
+		"the Host %q is not a name of this node: use its IP address or localhost (a web page of another site may not reach the node through a DNS name pointed at it), or add the name to api.hosts", r.Host)
+}
+
+// hostAllowed reports whether a Host header names this node (see
+// checkHost); names are compared without case or a final dot.
+func hostAllowed(host string, names []string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if host == "" || host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	for _, n := range names {
+		if strings.EqualFold(strings.TrimSuffix(n, "."), host) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkURLPath refuses an API path with an empty, "." or ".." segment
+// before the mux sees it: the mux would redirect to the cleaned path, and
+// docs/api.md promises 400 instead. Paths of the web app keep the mux's
+// redirect.
+func checkURLPath(r *http.Request) *Error {
+	p := r.URL.EscapedPath()
+	if !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/metrics/") && !strings.HasPrefix(p, "/healthz/") {
+		return nil
+	}
+	if strings.Contains(p, "//") {
+		return badRequest("the path %q has an empty segment (a double slash)", p)
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return badRequest("the path %q has a %q segment: give paths from the root", p, seg)
+		}
+	}
+	return nil
+}
+
 // uiPath reports whether a path the API has no route for belongs to the
 // web app: everything but /api/, /metrics and /healthz, which keep their
 // JSON 404 and 405 answers.
@@ -227,13 +308,30 @@ type statusRecorder struct {
 	http.ResponseWriter
 	code        int
 	wroteHeader bool
+	body        *stallReader // nil: the request has no body
 }
 
+// WriteHeader records the status. An answer sent before the request body
+// was read to its end (a refusal: 401, 403, 413, …) closes the connection,
+// so the server neither reads the rest of the body first (it would, to
+// keep the connection, delaying the answer as long as a slow client
+// trickles) nor parses it as the next request.
 func (s *statusRecorder) WriteHeader(code int) {
 	if !s.wroteHeader {
 		s.code, s.wroteHeader = code, true
+		if s.body != nil && !s.body.eof && code >= 200 {
+			s.Header().Set("Connection", "close")
+		}
 	}
 	s.ResponseWriter.WriteHeader(code)
+}
+
+// Write sends the header first through WriteHeader, so its rule applies.
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

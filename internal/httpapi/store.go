@@ -440,17 +440,31 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, st StoreBackend
 		etag = `"` + info.Root + `"`
 		h.Set("ETag", etag)
 	}
+	// The Range header is read here, to RFC 9110 (see parseRange), and
+	// handed on to http.ServeContent as the one range it means, so that
+	// its own reading of the header (multipart, 416 for bad syntax) never
+	// applies.
+	start, end, res := int64(0), int64(0), rangeIgnore
+	if hdr := r.Header.Get("Range"); hdr != "" {
+		start, end, res = parseRange(hdr, info.Size)
+		switch res {
+		case rangeIgnore:
+			r.Header.Del("Range")
+		case rangeOK:
+			r.Header.Set("Range", "bytes="+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end, 10))
+		case rangeUnsatisfiable: // a range from the end: ServeContent answers 416 with bytes */size
+			r.Header.Set("Range", "bytes="+strconv.FormatInt(info.Size, 10)+"-")
+		}
+	}
 	if r.Method == http.MethodGet && !rangeApplies(r, etag, info.ModTime) {
 		s.streamFile(w, r, mid, p, etag, info, f)
 		return
 	}
 	rs := &replayReader{f: f}
-	if r.Method == http.MethodGet {
-		if start, ok := rangeStart(r.Header.Get("Range"), info.Size); ok {
-			if err := rs.preRead(start, 64<<10); err != nil {
-				s.fileFailed(w, r, mid, p, err)
-				return
-			}
+	if r.Method == http.MethodGet && res == rangeOK {
+		if err := rs.preRead(start, 64<<10); err != nil {
+			s.fileFailed(w, r, mid, p, err)
+			return
 		}
 	}
 	http.ServeContent(&contentErrors{ResponseWriter: w, size: info.Size}, r, "", info.ModTime, rs)
@@ -583,34 +597,6 @@ func rangeApplies(r *http.Request, etag string, mod time.Time) bool {
 	}
 	t, err := http.ParseTime(ir)
 	return err == nil && !isZeroTime(mod) && mod.Truncate(time.Second).Equal(t)
-}
-
-// rangeStart returns where the first range of a Range header begins in a
-// file of size bytes; ok is false if the header is not one
-// http.ServeContent would satisfy (it then answers it itself).
-func rangeStart(hdr string, size int64) (start int64, ok bool) {
-	spec, found := strings.CutPrefix(hdr, "bytes=")
-	if !found {
-		return 0, false
-	}
-	first, _, _ := strings.Cut(spec, ",")
-	a, b, found := strings.Cut(strings.TrimSpace(first), "-")
-	if !found {
-		return 0, false
-	}
-	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
-	if a == "" { // the last b bytes
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 || size == 0 {
-			return 0, false
-		}
-		return max(size-n, 0), true
-	}
-	start, err := strconv.ParseInt(a, 10, 64)
-	if err != nil || start < 0 || start >= size {
-		return 0, false
-	}
-	return start, true
 }
 
 // replayReader gives http.ServeContent a file whose bytes from at were

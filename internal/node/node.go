@@ -316,6 +316,7 @@ func (n *Node) serveAPI() error {
 		Share:   &apibackend.Share{Service: n.share, Flows: n.flows, Contacts: n.contacts, MiMei: n.mimei},
 		Console: apibackend.OpenConsole(n.store, n.log),
 		Bus:     n.bus, Registry: n.reg, Logger: n.log,
+		Hosts: config.SplitList(n.cfg.API.Hosts),
 	})
 	if err != nil {
 		return err
