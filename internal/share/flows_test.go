@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/mimei"
 	"github.com/peer-node/peer/internal/netport"
 	"github.com/peer-node/peer/internal/netport/memnet"
@@ -456,5 +457,33 @@ func TestFlowsWriterPush(t *testing.T) {
 	}
 	if !a.sawEvent("share.pushed") || !b.sawEvent("share.push_sent") {
 		t.Fatalf("events: A %v, B %v", a.events, b.events)
+	}
+}
+
+// TestFlowsStrangerBlocksUniform: a stranger asking the block exchange
+// for a block of a private MiMei the owner holds, for a block of a MiMei
+// it does not hold, and for a random CID, gets the same answer (denied):
+// the exchange tells nothing of what exists.
+func TestFlowsStrangerBlocksUniform(t *testing.T) {
+	w := newNetWorld(t)
+	a := w.node(t, 1, netNodeOptions{})
+	id := a.newNotes(t, false, map[string][]byte{"secret.txt": []byte("secret\n")})
+	h := a.publish(t, w.world, id, "0")
+	var missing mimei.ID
+	missing[0] = 0xfe
+	random := cid.Sum(cid.Raw, []byte("nothing here"))
+	for _, tc := range []struct {
+		name string
+		mid  mimei.ID
+		c    cid.CID
+	}{
+		{"held private MiMei, its manifest", id, h.Manifest},
+		{"held private MiMei, a random CID", id, random},
+		{"MiMei not held", missing, h.Manifest},
+	} {
+		err := a.svc.Authorize("", "stranger-peer", tc.mid.String(), tc.c)
+		if !errors.Is(err, ErrNotShared) {
+			t.Errorf("%s: %v, want ErrNotShared (denied)", tc.name, err)
+		}
 	}
 }
