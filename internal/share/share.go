@@ -82,6 +82,7 @@ type Service struct {
 	seq  uint64                      // access log sequence within a millisecond
 
 	alMu   sync.Mutex                   // serialises access-log writes and trims
+	subMu  sync.Mutex                   // serialises changes to the subscribers (sh/sub/)
 	alSeen map[accessReader]*accessSeen // readers written within AccessWindow
 
 	receivers map[*Receiver]struct{} // fetches under way, whose blocks GC keeps

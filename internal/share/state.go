@@ -252,8 +252,85 @@ func (s *Service) Checked(id mimei.ID, have uint64, cause error) error {
 	return s.putSub(sub)
 }
 
+// Subscriber budgets: what others can make an owner keep of who to
+// notify. A subscription lasts SubscriberTTL from the last time the device
+// subscribed (readers subscribe again on their safety net's round, see
+// Flows.Fetch); a MiMei keeps at most MaxSubscribers devices, at most
+// MaxSubscriberDevices of one persona and at most MaxStrangerSubscribers
+// of strangers (persona "") together. Over a bound the oldest of the same
+// kind goes first; a stranger never evicts a contact.
+const (
+	SubscriberTTL          = 30 * 24 * time.Hour
+	MaxSubscribers         = 256
+	MaxSubscriberDevices   = 16
+	MaxStrangerSubscribers = 64
+)
+
+// ErrTooManySubscribers: a MiMei's subscribers are at their bound and the
+// new one may not evict any of them.
+var ErrTooManySubscribers = errors.New("too many subscribers to this MiMei")
+
+// subscriberEntry is one sh/sub/ entry: the device, its persona and when it
+// last subscribed. The value is persona NUL ms (u64); entries written
+// before subscriptions expired hold the persona alone (since is zero).
+type subscriberEntry struct {
+	device  string
+	persona string
+	since   time.Time
+}
+
+func encodeSubscriber(persona string, since time.Time) []byte {
+	b := append([]byte(persona), 0)
+	return binary.BigEndian.AppendUint64(b, uint64(since.UnixMilli()))
+}
+
+func decodeSubscriber(device string, v []byte) subscriberEntry {
+	if n := len(v); n >= 9 && v[n-9] == 0 {
+		return subscriberEntry{device: device, persona: string(v[:n-9]), since: time.UnixMilli(int64(binary.BigEndian.Uint64(v[n-8:]))).UTC()}
+	}
+	return subscriberEntry{device: device, persona: string(v)}
+}
+
+// subscriberEntries reads the subscribers of id, oldest first. Expired
+// entries are deleted; entries of the old encoding are rewritten with the
+// current time (they get a full TTL from the upgrade). Callers hold subMu.
+func (s *Service) subscriberEntries(id mimei.ID) ([]subscriberEntry, error) {
+	now := s.now()
+	pre := subscriberPrefix(id)
+	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
+	var out []subscriberEntry
+	b := s.kv.NewBatch()
+	dirty := false
+	for it.Next() {
+		e := decodeSubscriber(string(it.Key()[len(pre):]), it.Value())
+		switch {
+		case e.since.IsZero():
+			e.since = now
+			_ = b.Set(bytes.Clone(it.Key()), encodeSubscriber(e.persona, now))
+			dirty = true
+		case now.Sub(e.since) >= SubscriberTTL:
+			_ = b.Delete(bytes.Clone(it.Key()))
+			dirty = true
+			continue
+		}
+		out = append(out, e)
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	if dirty {
+		if err := b.Commit(); err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].since.Before(out[j].since) })
+	return out, nil
+}
+
 // AddSubscriber records that a device of persona wants notifications of
-// new versions of id; the persona must be allowed to read it.
+// new versions of id; the persona must be allowed to read it. A device
+// already subscribed is refreshed (its TTL starts again). Within the
+// bounds above the oldest subscriber of the same kind is evicted.
 func (s *Service) AddSubscriber(id mimei.ID, persona, device string) error {
 	m, role, err := s.access(id, persona)
 	if err != nil {
@@ -262,11 +339,59 @@ func (s *Service) AddSubscriber(id mimei.ID, persona, device string) error {
 	if role == RolePublic && !m.Rights.Public {
 		return fmt.Errorf("%w: %s", ErrNotShared, id)
 	}
-	return s.kv.Set(subscriberKey(id, device), []byte(persona))
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	all, err := s.subscriberEntries(id)
+	if err != nil {
+		return err
+	}
+	all = slices.DeleteFunc(all, func(e subscriberEntry) bool { return e.device == device })
+	b := s.kv.NewBatch()
+	// evictOldest drops the oldest entry match accepts; false if none does.
+	evictOldest := func(match func(subscriberEntry) bool) bool {
+		i := slices.IndexFunc(all, match)
+		if i < 0 {
+			return false
+		}
+		_ = b.Delete(subscriberKey(id, all[i].device))
+		all = slices.Delete(all, i, i+1)
+		return true
+	}
+	same := func(e subscriberEntry) bool { return e.persona == persona }
+	stranger := func(e subscriberEntry) bool { return e.persona == "" }
+	limit := MaxSubscriberDevices
+	if persona == "" {
+		limit = MaxStrangerSubscribers
+	}
+	for count(all, same) >= limit && evictOldest(same) {
+	}
+	for len(all) >= MaxSubscribers {
+		if evictOldest(stranger) {
+			continue
+		}
+		if persona == "" {
+			return fmt.Errorf("%w: %s", ErrTooManySubscribers, id)
+		}
+		evictOldest(func(subscriberEntry) bool { return true })
+	}
+	_ = b.Set(subscriberKey(id, device), encodeSubscriber(persona, s.now()))
+	return b.Commit()
+}
+
+func count[T any](s []T, f func(T) bool) int {
+	n := 0
+	for _, v := range s {
+		if f(v) {
+			n++
+		}
+	}
+	return n
 }
 
 // RemoveSubscriber drops a device's subscription.
 func (s *Service) RemoveSubscriber(id mimei.ID, device string) error {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
 	return s.kv.Delete(subscriberKey(id, device))
 }
 
@@ -274,25 +399,30 @@ func (s *Service) RemoveSubscriber(id mimei.ID, device string) error {
 type Subscriber struct {
 	Device  string
 	Persona string
+	Since   time.Time // when the device last subscribed; it expires SubscriberTTL later
 }
 
 // Subscribers lists the devices to notify of new versions of id whose
-// persona may still read it.
+// persona may still read it and whose subscription has not expired,
+// oldest first.
 func (s *Service) Subscribers(id mimei.ID) ([]Subscriber, error) {
 	m, err := s.store.Registry().Get(id)
 	if err != nil {
 		return nil, err
 	}
-	pre := subscriberPrefix(id)
-	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
+	s.subMu.Lock()
+	all, err := s.subscriberEntries(id)
+	s.subMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	var out []Subscriber
-	for it.Next() {
-		sb := Subscriber{Device: string(it.Key()[len(pre):]), Persona: string(it.Value())}
-		if RoleOf(m.Rights, sb.Persona) != RoleNone {
-			out = append(out, sb)
+	for _, e := range all {
+		if RoleOf(m.Rights, e.persona) != RoleNone {
+			out = append(out, Subscriber{Device: e.device, Persona: e.persona, Since: e.since})
 		}
 	}
-	return out, it.Close()
+	return out, nil
 }
 
 // ---- sharing (owner side) ----
@@ -362,22 +492,27 @@ func (s *Service) Unshare(ctx context.Context, id mimei.ID, persona string, encK
 		}
 	}
 	// Drop the persona's subscriptions.
+	if err := s.dropSubscribers(id, persona); err != nil {
+		return err
+	}
+	s.event("share.unshared", map[string]any{"mimei": id.String(), "with": persona})
+	return nil
+}
+
+// dropSubscribers removes every device of persona from id's subscribers.
+func (s *Service) dropSubscribers(id mimei.ID, persona string) error {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
 	pre := subscriberPrefix(id)
 	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
-	var drop [][]byte
+	b := s.kv.NewBatch()
 	for it.Next() {
-		if string(it.Value()) == persona {
-			drop = append(drop, bytes.Clone(it.Key()))
+		if decodeSubscriber("", it.Value()).persona == persona {
+			_ = b.Delete(bytes.Clone(it.Key()))
 		}
 	}
 	if err := it.Close(); err != nil {
 		return err
 	}
-	for _, k := range drop {
-		if err := s.kv.Delete(k); err != nil {
-			return err
-		}
-	}
-	s.event("share.unshared", map[string]any{"mimei": id.String(), "with": persona})
-	return nil
+	return b.Commit()
 }
