@@ -57,7 +57,12 @@ func (s *Service) AddOffer(o *Offer, from string) (Incoming, error) {
 	if err != nil {
 		return in, err
 	}
+	s.offerMu.Lock()
+	defer s.offerMu.Unlock()
 	b := s.kv.NewBatch()
+	if err := s.boundOffers(b, o.MiMei, from); err != nil {
+		return in, err
+	}
 	_ = b.Set(offerKey(o.MiMei), enc)
 	_ = b.Delete(revokedKey(o.MiMei)) // shared with us again
 	if err := b.Commit(); err != nil {
@@ -65,6 +70,98 @@ func (s *Service) AddOffer(o *Offer, from string) (Incoming, error) {
 	}
 	s.event("share.offered", map[string]any{"mimei": mimei.ID(o.MiMei).String(), "from": from, "write": o.Write})
 	return in, nil
+}
+
+// Offer budgets: contacts can offer any number of MiMei they make up, so
+// the offers kept are bounded, per persona and in total. Over a bound the
+// oldest offer that was only offered (not subscribed to, not held here)
+// goes first, of the same persona, or in total of the persona with the
+// most offers. Offers acted on are never evicted (they are as many as the
+// user made them).
+const (
+	MaxOffersPerPersona = 256
+	MaxOffers           = 4096
+)
+
+// The bounds in force (tests lower them).
+var maxOffersPerPersona, maxOffers = MaxOffersPerPersona, MaxOffers
+
+// offerEntry is what boundOffers needs of one stored offer.
+type offerEntry struct {
+	id       mimei.ID
+	from     string
+	received int64
+}
+
+// boundOffers adds to b the deletions that make room for a new offer of id
+// from persona from. Callers hold offerMu.
+func (s *Service) boundOffers(b kv.Batch, id mimei.ID, from string) error {
+	pre := []byte("sh/in/")
+	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
+	var all []offerEntry
+	for it.Next() {
+		if len(it.Key()) != len(pre)+mimei.IDLen {
+			continue
+		}
+		var w incomingWire
+		if err := codec.Unmarshal(it.Value(), &w); err != nil {
+			continue // a corrupt entry is not counted (SharedWithMe reports it)
+		}
+		var e offerEntry
+		copy(e.id[:], it.Key()[len(pre):])
+		if e.id == id {
+			continue // replaced by the new offer
+		}
+		e.from, e.received = w.From, w.Received
+		all = append(all, e)
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].received < all[j].received })
+	per := map[string]int{}
+	for _, e := range all {
+		per[e.from]++
+	}
+	// evict drops the oldest evictable offer of persona p; false if none.
+	evict := func(p string) bool {
+		for i, e := range all {
+			if e.from != p {
+				continue
+			}
+			if _, sub, _ := s.Subscription(e.id); sub {
+				continue
+			}
+			if _, err := s.store.Registry().Get(e.id); err == nil {
+				continue
+			}
+			_ = b.Delete(offerKey(e.id))
+			all = slices.Delete(all, i, i+1)
+			per[p]--
+			return true
+		}
+		return false
+	}
+	for per[from] >= maxOffersPerPersona && evict(from) {
+	}
+	for len(all) >= maxOffers {
+		// The persona with the most offers gives one up; if none of its
+		// can go, the next, down to the new offer's own.
+		order := make([]string, 0, len(per))
+		for p := range per {
+			order = append(order, p)
+		}
+		sort.Slice(order, func(i, j int) bool {
+			if per[order[i]] != per[order[j]] {
+				return per[order[i]] > per[order[j]]
+			}
+			return order[i] < order[j]
+		})
+		if !slices.ContainsFunc(order, evict) {
+			break // every offer kept was acted on
+		}
+	}
+	return nil
 }
 
 // SharedWithMe lists the offers received, newest first.

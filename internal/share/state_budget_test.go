@@ -1,10 +1,12 @@
 package share
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/peer-node/peer/internal/identity"
 	"github.com/peer-node/peer/internal/kv"
 	"github.com/peer-node/peer/internal/mimei"
 	"github.com/peer-node/peer/internal/netport"
@@ -271,4 +273,87 @@ func TestFlowsResubscribe(t *testing.T) {
 	}
 	w.clock.ms.Add(int64((SubscriberTTL - time.Hour) / time.Millisecond))
 	since() // still there: SubscriberTTL from the renewal has not passed
+}
+
+// TestOfferBounds: offers are kept at most maxOffersPerPersona per persona
+// and maxOffers in total, the oldest that was only offered going first (of
+// the same persona, or of the persona with the most); an offer acted on
+// (subscribed to) is never evicted.
+func TestOfferBounds(t *testing.T) {
+	oldPer, oldAll := maxOffersPerPersona, maxOffers
+	maxOffersPerPersona, maxOffers = 5, 12
+	t.Cleanup(func() { maxOffersPerPersona, maxOffers = oldPer, oldAll })
+	w := newWorld()
+	a := w.node(t, 1, nodeOptions{})
+	persona := func() string {
+		_, k, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return identity.DID(k.Public().(ed25519.PublicKey))
+	}
+	n := 0
+	offer := func(from string) mimei.ID {
+		t.Helper()
+		n++
+		spec := mimei.Spec{Author: from, AppType: "files", Mark: fmt.Sprint(n)}
+		id, err := mimei.DeriveID(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.svc.AddOffer(&Offer{MiMei: id, Author: from, AppType: "files", Mark: spec.Mark}, from); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	held := func() map[mimei.ID]string {
+		t.Helper()
+		all, err := a.svc.SharedWithMe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[mimei.ID]string{}
+		for _, in := range all {
+			out[in.MiMei] = in.From
+		}
+		return out
+	}
+	perPersona := func() map[string]int {
+		out := map[string]int{}
+		for _, p := range held() {
+			out[p]++
+		}
+		return out
+	}
+
+	bob, carol, dave := persona(), persona(), persona()
+	kept := offer(bob)
+	if _, err := a.svc.Subscribe(kept, bob); err != nil {
+		t.Fatal(err)
+	}
+	var last mimei.ID
+	for range 10 {
+		last = offer(bob)
+	}
+	if got := perPersona()[bob]; got != 5 {
+		t.Fatalf("bob has %d offers, want 5", got)
+	}
+	if h := held(); h[kept] == "" || h[last] == "" {
+		t.Fatal("the subscribed or the newest offer was evicted")
+	}
+	newest := map[string]mimei.ID{}
+	for range 5 {
+		newest[carol] = offer(carol)
+		newest[dave] = offer(dave)
+	}
+	h := held()
+	if len(h) != 12 {
+		t.Fatalf("%d offers kept, want 12 (%v)", len(h), perPersona())
+	}
+	if h[kept] == "" || h[newest[carol]] == "" || h[newest[dave]] == "" {
+		t.Fatalf("evicted an offer acted on or a newest one: %v", perPersona())
+	}
+	if pp := perPersona(); pp[bob] > 5 || pp[carol] > 5 || pp[dave] > 5 {
+		t.Fatalf("per persona %v, bound 5", pp)
+	}
 }
