@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -361,7 +362,11 @@ func (f *Flows) subscribeAtOwner(ctx context.Context, id mimei.ID, p netport.Pee
 		}
 	}
 	if _, err := f.ask(ctx, p, &Request{Kind: KindSubscribe, MiMei: id}); err != nil {
-		f.log.Warn("subscribe at owner", "mimei", id.String(), "err", err)
+		lvl := slog.LevelDebug // a renewal is tried again on the next round
+		if now {
+			lvl = slog.LevelWarn
+		}
+		f.log.Log(ctx, lvl, "subscribe at owner", "mimei", id.String(), "err", err)
 		return
 	}
 	f.mu.Lock()
