@@ -37,6 +37,9 @@ const (
 	syncTimeout = 30 * time.Minute
 	// progressEvery is the least time between two share.progress events.
 	progressEvery = 250 * time.Millisecond
+	// resubscribeEvery is how often a subscription is renewed at the
+	// owner (its devices forget subscribers after SubscriberTTL).
+	resubscribeEvery = 24 * time.Hour
 )
 
 // ErrNetworkOff: the node runs without a network (network.enabled = false).
@@ -102,6 +105,7 @@ type Flows struct {
 	mu      sync.Mutex
 	running map[mimei.ID]chan struct{} // one sync per MiMei at a time
 	again   map[mimei.ID]bool          // a notification came during a sync
+	atOwner map[mimei.ID]time.Time     // when we last subscribed at the owner (see Fetch)
 	closed  bool
 }
 
@@ -117,7 +121,7 @@ func NewFlows(cfg FlowsConfig) (*Flows, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	f := &Flows{cfg: cfg, svc: cfg.Service, net: cfg.Net, dir: cfg.Directory, log: cfg.Logger,
-		running: map[mimei.ID]chan struct{}{}, again: map[mimei.ID]bool{}}
+		running: map[mimei.ID]chan struct{}{}, again: map[mimei.ID]bool{}, atOwner: map[mimei.ID]time.Time{}}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	return f, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -291,11 +292,9 @@ func (f *Flows) Fetch(ctx context.Context, id mimei.ID, o FetchOptions) ([]Got, 
 		if _, err := f.svc.Subscribe(id, cat.Rights.Owner); err != nil {
 			return nil, err
 		}
-		if trusted {
-			if _, err := f.ask(ctx, providers[0], &Request{Kind: KindSubscribe, MiMei: id}); err != nil {
-				f.log.Warn("subscribe at owner", "mimei", id.String(), "err", err)
-			}
-		}
+	}
+	if trusted {
+		f.subscribeAtOwner(ctx, id, providers[0], o.Subscribe)
 	}
 	var heads []Head
 	for _, h := range cat.Heads {
@@ -345,6 +344,36 @@ func (f *Flows) Fetch(ctx context.Context, id mimei.ID, o FetchOptions) ([]Got, 
 	return out, nil
 }
 
+// subscribeAtOwner asks the owner's device p to notify us of new versions
+// of id: always when we just subscribed (now), else when we are subscribed
+// and last asked more than resubscribeEvery ago (or not since this node
+// started), so the owner, who forgets subscribers after SubscriberTTL,
+// keeps us while we keep the subscription.
+func (f *Flows) subscribeAtOwner(ctx context.Context, id mimei.ID, p netport.PeerID, now bool) {
+	if !now {
+		if _, ok, err := f.svc.Subscription(id); err != nil || !ok {
+			return
+		}
+		f.mu.Lock()
+		last, ok := f.atOwner[id]
+		f.mu.Unlock()
+		if ok && f.svc.now().Sub(last) < resubscribeEvery {
+			return
+		}
+	}
+	if _, err := f.ask(ctx, p, &Request{Kind: KindSubscribe, MiMei: id}); err != nil {
+		lvl := slog.LevelDebug // a renewal is tried again on the next round
+		if now {
+			lvl = slog.LevelWarn
+		}
+		f.log.Log(ctx, lvl, "subscribe at owner", "mimei", id.String(), "err", err)
+		return
+	}
+	f.mu.Lock()
+	f.atOwner[id] = f.svc.now()
+	f.mu.Unlock()
+}
+
 // Unsubscribe stops following id and tells the owner's device, if it can
 // be reached, to stop notifying us.
 func (f *Flows) Unsubscribe(ctx context.Context, id mimei.ID) error {
@@ -358,6 +387,9 @@ func (f *Flows) Unsubscribe(ctx context.Context, id mimei.ID) error {
 	if err := f.svc.Unsubscribe(id); err != nil {
 		return err
 	}
+	f.mu.Lock()
+	delete(f.atOwner, id)
+	f.mu.Unlock()
 	if p, err := f.dir.ConnectPersona(ctx, sub.Owner); err == nil {
 		_, _ = f.ask(ctx, p, &Request{Kind: KindUnsubscribe, MiMei: id})
 	}

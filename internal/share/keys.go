@@ -24,7 +24,7 @@ import (
 //	sh/m/ ID CID          block stored as-is that belongs to ID (manifests, public blocks, sealed blocks held without a key; a holder does not serve them on yet)
 //	sh/x/ CID             sealed block → ID + epoch + plaintext CID (sealed on the fly)
 //	sh/p/ ID epoch CID    plaintext block → its sealed CID + u32 size (so republishing does not reseal)
-//	sh/sub/ ID peer       a subscriber's device → its persona (owner side)
+//	sh/sub/ ID peer       a subscriber's device → its persona NUL u64 ms (last subscribed; owner side)
 //	sh/in/ ID             an offer received ("shared with me")
 //	sh/s/ ID              our subscription to ID
 //	sh/c/ ID              a cached public MiMei: size and last use

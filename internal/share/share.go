@@ -81,8 +81,10 @@ type Service struct {
 	pubs map[mimei.ID]*sync.Mutex    // one publisher per MiMei
 	seq  uint64                      // access log sequence within a millisecond
 
-	alMu   sync.Mutex                   // serialises access-log writes and trims
-	alSeen map[accessReader]*accessSeen // readers written within AccessWindow
+	alMu    sync.Mutex                   // serialises access-log writes and trims
+	subMu   sync.Mutex                   // serialises changes to the subscribers (sh/sub/)
+	offerMu sync.Mutex                   // serialises offers received (sh/in/) and their bounds
+	alSeen  map[accessReader]*accessSeen // readers written within AccessWindow
 
 	receivers map[*Receiver]struct{} // fetches under way, whose blocks GC keeps
 }

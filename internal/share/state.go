@@ -57,7 +57,12 @@ func (s *Service) AddOffer(o *Offer, from string) (Incoming, error) {
 	if err != nil {
 		return in, err
 	}
+	s.offerMu.Lock()
+	defer s.offerMu.Unlock()
 	b := s.kv.NewBatch()
+	if err := s.boundOffers(b, o.MiMei, from); err != nil {
+		return in, err
+	}
 	_ = b.Set(offerKey(o.MiMei), enc)
 	_ = b.Delete(revokedKey(o.MiMei)) // shared with us again
 	if err := b.Commit(); err != nil {
@@ -65,6 +70,98 @@ func (s *Service) AddOffer(o *Offer, from string) (Incoming, error) {
 	}
 	s.event("share.offered", map[string]any{"mimei": mimei.ID(o.MiMei).String(), "from": from, "write": o.Write})
 	return in, nil
+}
+
+// Offer budgets: contacts can offer any number of MiMei they make up, so
+// the offers kept are bounded, per persona and in total. Over a bound the
+// oldest offer that was only offered (not subscribed to, not held here)
+// goes first, of the same persona, or in total of the persona with the
+// most offers. Offers acted on are never evicted (they are as many as the
+// user made them).
+const (
+	MaxOffersPerPersona = 256
+	MaxOffers           = 4096
+)
+
+// The bounds in force (tests lower them).
+var maxOffersPerPersona, maxOffers = MaxOffersPerPersona, MaxOffers
+
+// offerEntry is what boundOffers needs of one stored offer.
+type offerEntry struct {
+	id       mimei.ID
+	from     string
+	received int64
+}
+
+// boundOffers adds to b the deletions that make room for a new offer of id
+// from persona from. Callers hold offerMu.
+func (s *Service) boundOffers(b kv.Batch, id mimei.ID, from string) error {
+	pre := []byte("sh/in/")
+	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
+	var all []offerEntry
+	for it.Next() {
+		if len(it.Key()) != len(pre)+mimei.IDLen {
+			continue
+		}
+		var w incomingWire
+		if err := codec.Unmarshal(it.Value(), &w); err != nil {
+			continue // a corrupt entry is not counted (SharedWithMe reports it)
+		}
+		var e offerEntry
+		copy(e.id[:], it.Key()[len(pre):])
+		if e.id == id {
+			continue // replaced by the new offer
+		}
+		e.from, e.received = w.From, w.Received
+		all = append(all, e)
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].received < all[j].received })
+	per := map[string]int{}
+	for _, e := range all {
+		per[e.from]++
+	}
+	// evict drops the oldest evictable offer of persona p; false if none.
+	evict := func(p string) bool {
+		for i, e := range all {
+			if e.from != p {
+				continue
+			}
+			if _, sub, _ := s.Subscription(e.id); sub {
+				continue
+			}
+			if _, err := s.store.Registry().Get(e.id); err == nil {
+				continue
+			}
+			_ = b.Delete(offerKey(e.id))
+			all = slices.Delete(all, i, i+1)
+			per[p]--
+			return true
+		}
+		return false
+	}
+	for per[from] >= maxOffersPerPersona && evict(from) {
+	}
+	for len(all) >= maxOffers {
+		// The persona with the most offers gives one up; if none of its
+		// can go, the next, down to the new offer's own.
+		order := make([]string, 0, len(per))
+		for p := range per {
+			order = append(order, p)
+		}
+		sort.Slice(order, func(i, j int) bool {
+			if per[order[i]] != per[order[j]] {
+				return per[order[i]] > per[order[j]]
+			}
+			return order[i] < order[j]
+		})
+		if !slices.ContainsFunc(order, evict) {
+			break // every offer kept was acted on
+		}
+	}
+	return nil
 }
 
 // SharedWithMe lists the offers received, newest first.
@@ -252,8 +349,85 @@ func (s *Service) Checked(id mimei.ID, have uint64, cause error) error {
 	return s.putSub(sub)
 }
 
+// Subscriber budgets: what others can make an owner keep of who to
+// notify. A subscription lasts SubscriberTTL from the last time the device
+// subscribed (readers subscribe again on their safety net's round, see
+// Flows.Fetch); a MiMei keeps at most MaxSubscribers devices, at most
+// MaxSubscriberDevices of one persona and at most MaxStrangerSubscribers
+// of strangers (persona "") together. Over a bound the oldest of the same
+// kind goes first; a stranger never evicts a contact.
+const (
+	SubscriberTTL          = 30 * 24 * time.Hour
+	MaxSubscribers         = 256
+	MaxSubscriberDevices   = 16
+	MaxStrangerSubscribers = 64
+)
+
+// ErrTooManySubscribers: a MiMei's subscribers are at their bound and the
+// new one may not evict any of them.
+var ErrTooManySubscribers = errors.New("too many subscribers to this MiMei")
+
+// subscriberEntry is one sh/sub/ entry: the device, its persona and when it
+// last subscribed. The value is persona NUL ms (u64); entries written
+// before subscriptions expired hold the persona alone (since is zero).
+type subscriberEntry struct {
+	device  string
+	persona string
+	since   time.Time
+}
+
+func encodeSubscriber(persona string, since time.Time) []byte {
+	b := append([]byte(persona), 0)
+	return binary.BigEndian.AppendUint64(b, uint64(since.UnixMilli()))
+}
+
+func decodeSubscriber(device string, v []byte) subscriberEntry {
+	if n := len(v); n >= 9 && v[n-9] == 0 {
+		return subscriberEntry{device: device, persona: string(v[:n-9]), since: time.UnixMilli(int64(binary.BigEndian.Uint64(v[n-8:]))).UTC()}
+	}
+	return subscriberEntry{device: device, persona: string(v)}
+}
+
+// subscriberEntries reads the subscribers of id, oldest first. Expired
+// entries are deleted; entries of the old encoding are rewritten with the
+// current time (they get a full TTL from the upgrade). Callers hold subMu.
+func (s *Service) subscriberEntries(id mimei.ID) ([]subscriberEntry, error) {
+	now := s.now()
+	pre := subscriberPrefix(id)
+	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
+	var out []subscriberEntry
+	b := s.kv.NewBatch()
+	dirty := false
+	for it.Next() {
+		e := decodeSubscriber(string(it.Key()[len(pre):]), it.Value())
+		switch {
+		case e.since.IsZero():
+			e.since = now
+			_ = b.Set(bytes.Clone(it.Key()), encodeSubscriber(e.persona, now))
+			dirty = true
+		case now.Sub(e.since) >= SubscriberTTL:
+			_ = b.Delete(bytes.Clone(it.Key()))
+			dirty = true
+			continue
+		}
+		out = append(out, e)
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	if dirty {
+		if err := b.Commit(); err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].since.Before(out[j].since) })
+	return out, nil
+}
+
 // AddSubscriber records that a device of persona wants notifications of
-// new versions of id; the persona must be allowed to read it.
+// new versions of id; the persona must be allowed to read it. A device
+// already subscribed is refreshed (its TTL starts again). Within the
+// bounds above the oldest subscriber of the same kind is evicted.
 func (s *Service) AddSubscriber(id mimei.ID, persona, device string) error {
 	m, role, err := s.access(id, persona)
 	if err != nil {
@@ -262,11 +436,59 @@ func (s *Service) AddSubscriber(id mimei.ID, persona, device string) error {
 	if role == RolePublic && !m.Rights.Public {
 		return fmt.Errorf("%w: %s", ErrNotShared, id)
 	}
-	return s.kv.Set(subscriberKey(id, device), []byte(persona))
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	all, err := s.subscriberEntries(id)
+	if err != nil {
+		return err
+	}
+	all = slices.DeleteFunc(all, func(e subscriberEntry) bool { return e.device == device })
+	b := s.kv.NewBatch()
+	// evictOldest drops the oldest entry match accepts; false if none does.
+	evictOldest := func(match func(subscriberEntry) bool) bool {
+		i := slices.IndexFunc(all, match)
+		if i < 0 {
+			return false
+		}
+		_ = b.Delete(subscriberKey(id, all[i].device))
+		all = slices.Delete(all, i, i+1)
+		return true
+	}
+	same := func(e subscriberEntry) bool { return e.persona == persona }
+	stranger := func(e subscriberEntry) bool { return e.persona == "" }
+	limit := MaxSubscriberDevices
+	if persona == "" {
+		limit = MaxStrangerSubscribers
+	}
+	for count(all, same) >= limit && evictOldest(same) {
+	}
+	for len(all) >= MaxSubscribers {
+		if evictOldest(stranger) {
+			continue
+		}
+		if persona == "" {
+			return fmt.Errorf("%w: %s", ErrTooManySubscribers, id)
+		}
+		evictOldest(func(subscriberEntry) bool { return true })
+	}
+	_ = b.Set(subscriberKey(id, device), encodeSubscriber(persona, s.now()))
+	return b.Commit()
+}
+
+func count[T any](s []T, f func(T) bool) int {
+	n := 0
+	for _, v := range s {
+		if f(v) {
+			n++
+		}
+	}
+	return n
 }
 
 // RemoveSubscriber drops a device's subscription.
 func (s *Service) RemoveSubscriber(id mimei.ID, device string) error {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
 	return s.kv.Delete(subscriberKey(id, device))
 }
 
@@ -274,25 +496,30 @@ func (s *Service) RemoveSubscriber(id mimei.ID, device string) error {
 type Subscriber struct {
 	Device  string
 	Persona string
+	Since   time.Time // when the device last subscribed; it expires SubscriberTTL later
 }
 
 // Subscribers lists the devices to notify of new versions of id whose
-// persona may still read it.
+// persona may still read it and whose subscription has not expired,
+// oldest first.
 func (s *Service) Subscribers(id mimei.ID) ([]Subscriber, error) {
 	m, err := s.store.Registry().Get(id)
 	if err != nil {
 		return nil, err
 	}
-	pre := subscriberPrefix(id)
-	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
+	s.subMu.Lock()
+	all, err := s.subscriberEntries(id)
+	s.subMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	var out []Subscriber
-	for it.Next() {
-		sb := Subscriber{Device: string(it.Key()[len(pre):]), Persona: string(it.Value())}
-		if RoleOf(m.Rights, sb.Persona) != RoleNone {
-			out = append(out, sb)
+	for _, e := range all {
+		if RoleOf(m.Rights, e.persona) != RoleNone {
+			out = append(out, Subscriber{Device: e.device, Persona: e.persona, Since: e.since})
 		}
 	}
-	return out, it.Close()
+	return out, nil
 }
 
 // ---- sharing (owner side) ----
@@ -362,22 +589,27 @@ func (s *Service) Unshare(ctx context.Context, id mimei.ID, persona string, encK
 		}
 	}
 	// Drop the persona's subscriptions.
+	if err := s.dropSubscribers(id, persona); err != nil {
+		return err
+	}
+	s.event("share.unshared", map[string]any{"mimei": id.String(), "with": persona})
+	return nil
+}
+
+// dropSubscribers removes every device of persona from id's subscribers.
+func (s *Service) dropSubscribers(id mimei.ID, persona string) error {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
 	pre := subscriberPrefix(id)
 	it := s.kv.Iter(kv.IterOptions{Prefix: pre})
-	var drop [][]byte
+	b := s.kv.NewBatch()
 	for it.Next() {
-		if string(it.Value()) == persona {
-			drop = append(drop, bytes.Clone(it.Key()))
+		if decodeSubscriber("", it.Value()).persona == persona {
+			_ = b.Delete(bytes.Clone(it.Key()))
 		}
 	}
 	if err := it.Close(); err != nil {
 		return err
 	}
-	for _, k := range drop {
-		if err := s.kv.Delete(k); err != nil {
-			return err
-		}
-	}
-	s.event("share.unshared", map[string]any{"mimei": id.String(), "with": persona})
-	return nil
+	return b.Commit()
 }

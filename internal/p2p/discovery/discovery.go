@@ -66,6 +66,16 @@ type Config struct {
 	Timeout time.Duration
 	// MaxIndexEntries bounds an index's registrations (default 10 000).
 	MaxIndexEntries int
+	// MaxIndexPerPeer bounds the personas one device may have registered
+	// with an index at once (default DefaultMaxIndexPerPeer).
+	MaxIndexPerPeer int
+	// MaxIndexPerAddr bounds an index's registrations from one address,
+	// an IPv4 address or an IPv6 /64 (default DefaultMaxIndexPerAddr).
+	MaxIndexPerAddr int
+	// MaxCacheEntries bounds the record cache (default
+	// DefaultMaxCacheEntries); a quarter of it at most holds records that
+	// peers other than contacts served unasked.
+	MaxCacheEntries int
 	// IndexTTL is how long an index keeps a registration unless the record
 	// expires sooner (default 1 h); registrants refresh well before.
 	IndexTTL time.Duration
@@ -101,10 +111,11 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 
-	mu    sync.Mutex
-	own   []byte
-	cache map[string]Result
-	index map[string]indexEntry
+	mu     sync.Mutex
+	own    []byte
+	cache  *recordCache
+	index  map[string]indexEntry
+	budget indexBudget
 
 	bg     sync.WaitGroup
 	ctx    context.Context
@@ -112,9 +123,12 @@ type Service struct {
 }
 
 type indexEntry struct {
-	rec     *idrecord.Record
-	raw     []byte
-	expires time.Time
+	rec        *idrecord.Record
+	raw        []byte
+	expires    time.Time
+	registered time.Time
+	peer       peer.ID // the device that registered it
+	addr       string  // its source address (addrKey)
 }
 
 // ParseIndexes reads index peers from multiaddrs with /p2p/<peer ID> (the
@@ -151,16 +165,26 @@ func New(cfg Config) (*Service, error) {
 	if cfg.IndexTTL <= 0 {
 		cfg.IndexTTL = time.Hour
 	}
+	if cfg.MaxIndexPerPeer <= 0 {
+		cfg.MaxIndexPerPeer = DefaultMaxIndexPerPeer
+	}
+	if cfg.MaxIndexPerAddr <= 0 {
+		cfg.MaxIndexPerAddr = DefaultMaxIndexPerAddr
+	}
+	if cfg.MaxCacheEntries <= 0 {
+		cfg.MaxCacheEntries = DefaultMaxCacheEntries
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, log: log, cache: map[string]Result{}, index: map[string]indexEntry{}}
+	s := &Service{cfg: cfg, log: log, cache: newRecordCache(cfg.MaxCacheEntries), index: map[string]indexEntry{},
+		budget: indexBudget{byPeer: map[peer.ID]int{}, byAddr: map[string]int{}}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	cfg.Host.SetStreamHandler(ProtoID, s.handle(s.serveID))
 	cfg.Host.SetStreamHandler(ProtoWhereIs, s.handle(s.serveWhereIs))
 	if cfg.ServeIndex {
-		cfg.Host.SetStreamHandler(ProtoIndex, s.handle(s.serveIndex))
+		cfg.Host.SetStreamHandler(ProtoIndex, s.handleConn(s.serveIndex))
 	}
 	return s, nil
 }
@@ -184,7 +208,7 @@ func (s *Service) SetOwnRecord(raw []byte) error {
 	s.mu.Lock()
 	s.own = raw
 	s.mu.Unlock()
-	s.remember(Result{Record: rec, Raw: raw, Source: "self", At: s.cfg.Now()})
+	s.remember(Result{Record: rec, Raw: raw, Source: "self", At: s.cfg.Now()}, false)
 	return nil
 }
 
@@ -258,11 +282,18 @@ func (s *Service) Publish(ctx context.Context, raw []byte) (PublishReport, error
 func (s *Service) Cached(persona string) (Result, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.cache[persona]
-	if !ok || !s.cfg.Now().Before(r.Record.Expires) {
+	e, ok := s.cache.get(persona)
+	if !ok || !s.cfg.Now().Before(e.r.Record.Expires) {
 		return Result{}, false
 	}
-	return r, true
+	return e.r, true
+}
+
+// CacheSize is the number of records cached.
+func (s *Service) CacheSize() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cache.len()
 }
 
 // Learn validates raw and caches it (if newer than what is cached).
@@ -271,20 +302,25 @@ func (s *Service) Learn(raw []byte, source string) (*idrecord.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.remember(Result{Record: rec, Raw: raw, Source: source, At: s.cfg.Now()})
+	s.remember(Result{Record: rec, Raw: raw, Source: source, At: s.cfg.Now()}, false)
 	return rec, nil
 }
 
-func (s *Service) remember(r Result) {
+// remember caches r; stranger says a peer other than a contact served it
+// unasked (its cache class is the smaller one).
+func (s *Service) remember(r Result, stranger bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, ok := s.cache[r.Record.Persona]
-	if ok && idrecord.Newer(old.Record, r.Record) {
-		old.At = r.At // a source confirmed what we have: fresh again
-		s.cache[r.Record.Persona] = old
-		return
+	e, ok := s.cache.m[r.Record.Persona]
+	if ok {
+		stranger = stranger && e.stranger // once asked for, a persona stays in the asked class
+		if idrecord.Newer(e.r.Record, r.Record) {
+			at := r.At
+			r = e.r
+			r.At = at // a source confirmed what we have: fresh again
+		}
 	}
-	s.cache[r.Record.Persona] = r
+	s.cache.put(r, stranger)
 }
 
 // validate parses and verifies raw; if persona is set, the record must be
@@ -355,7 +391,7 @@ func (s *Service) resolve(ctx context.Context, persona string, newest bool) (Res
 				var rec *idrecord.Record
 				if rec, err = s.validate(persona, raw); err == nil {
 					a.r = Result{Record: rec, Raw: raw, Source: src.name, At: s.cfg.Now()}
-					s.remember(a.r)
+					s.remember(a.r, false)
 				}
 			}
 			if err != nil {
@@ -455,14 +491,18 @@ func (s *Service) FetchID(ctx context.Context, id netport.PeerID) (*idrecord.Rec
 }
 
 // learnID validates and caches the record p served as its own.
+// A record that does not list p is not cached. Records of peers that are
+// not contacts' devices go to the cache's stranger class.
 func (s *Service) learnID(p peer.ID, raw []byte) (*idrecord.Record, error) {
-	rec, err := s.Learn(raw, "peer "+p.String())
+	rec, err := s.validate("", raw)
 	if err != nil {
 		return nil, err
 	}
 	if !recordHasDevice(rec, p) {
 		return nil, fmt.Errorf("discovery: %s served a record that does not list it", p)
 	}
+	stranger := s.cfg.IsContact == nil || !s.cfg.IsContact(portID(p))
+	s.remember(Result{Record: rec, Raw: raw, Source: "peer " + p.String(), At: s.cfg.Now()}, stranger)
 	return rec, nil
 }
 
@@ -570,6 +610,12 @@ func (s *Service) ask(ctx context.Context, ai peer.AddrInfo, proto protocol.ID, 
 
 // handle wraps a request handler with framing, bounds and deadlines.
 func (s *Service) handle(fn func(remote peer.ID, q *Request) *Response) network.StreamHandler {
+	return s.handleConn(func(remote peer.ID, _ string, q *Request) *Response { return fn(remote, q) })
+}
+
+// handleConn is handle for a handler that also takes the source address
+// of the connection (addrKey).
+func (s *Service) handleConn(fn func(remote peer.ID, addr string, q *Request) *Response) network.StreamHandler {
 	return func(st network.Stream) {
 		defer st.Close()
 		st.SetDeadline(time.Now().Add(s.cfg.Timeout))
@@ -578,7 +624,7 @@ func (s *Service) handle(fn func(remote peer.ID, q *Request) *Response) network.
 		if err != nil {
 			resp = &Response{Status: StatusBadRequest, Error: truncate(err.Error())}
 		} else {
-			resp = fn(st.Conn().RemotePeer(), q)
+			resp = fn(st.Conn().RemotePeer(), addrKey(st.Conn().RemoteMultiaddr()), q)
 		}
 		resp.Version = WireVersion
 		if err := writeMsg(st, resp); err != nil {
@@ -617,7 +663,7 @@ func (s *Service) serveWhereIs(remote peer.ID, q *Request) *Response {
 	return &Response{Status: StatusNotFound, Error: "unknown here"}
 }
 
-func (s *Service) serveIndex(remote peer.ID, q *Request) *Response {
+func (s *Service) serveIndex(remote peer.ID, addr string, q *Request) *Response {
 	now := s.cfg.Now()
 	switch q.Op {
 	case OpLookup:
@@ -645,31 +691,46 @@ func (s *Service) serveIndex(remote peer.ID, q *Request) *Response {
 		if old, ok := s.index[rec.Persona]; ok && now.Before(old.expires) && idrecord.Newer(old.rec, rec) {
 			return &Response{Status: StatusRefused, Error: "a newer record is registered"}
 		}
+		if msg := s.overBudgetLocked(rec.Persona, remote, addr, now); msg != "" {
+			return &Response{Status: StatusRefused, Error: msg}
+		}
 		if _, ok := s.index[rec.Persona]; !ok && len(s.index) >= s.cfg.MaxIndexEntries {
 			s.evictLocked(now)
 		}
-		s.index[rec.Persona] = indexEntry{rec: rec, raw: q.Record, expires: exp}
+		s.indexPutLocked(rec.Persona, indexEntry{rec: rec, raw: q.Record, expires: exp, registered: now, peer: remote, addr: addr})
 		return &Response{}
 	}
 	return &Response{Status: StatusBadRequest, Error: "unknown operation"}
 }
 
-// evictLocked drops expired registrations, or else the one expiring first.
-func (s *Service) evictLocked(now time.Time) {
-	var first string
-	var firstExp time.Time
-	for k, e := range s.index {
-		if !now.Before(e.expires) {
-			delete(s.index, k)
-			continue
+// overBudgetLocked says why a new registration of persona by remote from
+// addr is refused ("" when it is not): the device or the address already
+// holds its budget of other personas' registrations. Renewing one's own
+// registration is always allowed.
+func (s *Service) overBudgetLocked(persona string, remote peer.ID, addr string, now time.Time) string {
+	over := func() string {
+		n, a := s.budget.byPeer[remote], s.budget.byAddr[addr]
+		if old, ok := s.index[persona]; ok {
+			if old.peer == remote {
+				n--
+			}
+			if addr != "" && old.addr == addr {
+				a--
+			}
 		}
-		if first == "" || e.expires.Before(firstExp) {
-			first, firstExp = k, e.expires
+		switch {
+		case n >= s.cfg.MaxIndexPerPeer:
+			return fmt.Sprintf("this device has %d personas registered, the most an index takes", n)
+		case addr != "" && a >= s.cfg.MaxIndexPerAddr:
+			return fmt.Sprintf("%d registrations come from this address, the most an index takes", a)
 		}
+		return ""
 	}
-	if len(s.index) >= s.cfg.MaxIndexEntries && first != "" {
-		delete(s.index, first)
+	if msg := over(); msg == "" {
+		return ""
 	}
+	s.expireLocked(now) // expired ones may be what fills the budget
+	return over()
 }
 
 // IndexSize is the number of registrations an index holds.
@@ -775,6 +836,6 @@ func (s *Service) connectRecord(ctx context.Context, r Result) (peer.ID, error) 
 // sources).
 func (s *Service) Forget(persona string) {
 	s.mu.Lock()
-	delete(s.cache, persona)
+	s.cache.remove(persona)
 	s.mu.Unlock()
 }
