@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -286,8 +287,13 @@ func TestUpServesAPIAndCLI(t *testing.T) {
 	req, _ := http.NewRequest("POST", d.api+"/api/v1/personas", strings.NewReader(`{"name":"`+strings.Repeat("a", 2<<20)+`"}`))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
+	// The node answers 413 without reading the body and closes the
+	// connection; a client still writing may see that close (a reset)
+	// before it reads the answer. Either way nothing is created.
 	if resp, err := http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
+		if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+			t.Fatal(err)
+		}
 	} else if resp.Body.Close(); resp.StatusCode != 413 {
 		t.Fatalf("oversized body: %d", resp.StatusCode)
 	}
