@@ -981,3 +981,43 @@ func (l *loader) elem(e ExportElem) error {
 	}
 	return fmt.Errorf("mimeidb: load export: unknown type %d", l.typ)
 }
+
+// ReadExportDigests decodes an export stream as StreamExport does and calls
+// fn for each key, in key order, with its ValueDigest, computed element by
+// element: a diff between two versions holds one digest a key, never a
+// value. Like StreamExport it does not check sorted sets for a member named
+// twice.
+func ReadExportDigests(r io.Reader, fn func(key []byte, digest [32]byte) error) error {
+	var (
+		cur []byte
+		typ Type
+		d   *digester
+	)
+	return readExport(r, exportSink{
+		key: func(key []byte, t Type, count uint64) error {
+			cur, typ = key, t
+			d = newDomainDigester(valueDigestDomain)
+			d.h.Write([]byte{byte(t)})
+			if t != TypeString {
+				d.count(int(count))
+			}
+			return nil
+		},
+		elem: func(e ExportElem) error {
+			switch typ {
+			case TypeString, TypeList:
+				d.bytesField(e.Value)
+			case TypeSet:
+				d.bytesField(e.Member)
+			case TypeHash:
+				d.bytesField(e.Member)
+				d.bytesField(e.Value)
+			case TypeZSet:
+				d.bytesField(e.Member)
+				d.h.Write(binary.BigEndian.AppendUint64(d.buf[:0], math.Float64bits(e.Score)))
+			}
+			return nil
+		},
+		end: func() error { return fn(cur, d.sum()) },
+	})
+}

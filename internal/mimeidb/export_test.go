@@ -900,3 +900,31 @@ func TestStreamExportOneElementAtATime(t *testing.T) {
 		t.Fatalf("StreamExport: %v, %d keys, %d elements of %d counted", err, keys, elems, counts)
 	}
 }
+
+func TestReadExportDigests(t *testing.T) {
+	db := openDB(t, memkv.New(), "p")
+	fillAllTypes(t, db)
+	stream := export(t, db)
+	want := map[string][32]byte{}
+	if err := ReadExport(bytes.NewReader(stream), func(k []byte, typ Type, v any) error {
+		want[string(k)] = ValueDigest(typ, v)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][32]byte{}
+	if err := ReadExportDigests(bytes.NewReader(stream), func(k []byte, d [32]byte) error {
+		got[string(k)] = d
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d digests, want %d", len(got), len(want))
+	}
+	for k, d := range want {
+		if got[k] != d {
+			t.Fatalf("key %q: streamed digest differs from ValueDigest", k)
+		}
+	}
+}
