@@ -111,6 +111,7 @@ func (s *Store) mark(ctx context.Context, fn func(c cid.CID) error, fail func(wh
 // GCReport says what a collection did.
 type GCReport struct {
 	Marked     int
+	VersionDBs int // materialised version databases dropped (their versions are gone)
 	Swept      int
 	SweptBytes int64
 	Compact    blockstore.CompactReport
@@ -150,6 +151,9 @@ func (s *Store) GC(ctx context.Context) (GCReport, error) {
 		return rep, err
 	}
 	rep.Marked = len(live)
+	if rep.VersionDBs, err = s.sweepVDBs(ctx, live); err != nil {
+		return rep, fmt.Errorf("gc: version databases: %w", err)
+	}
 	var dead []cid.CID
 	err = s.blocks.Enumerate(ctx, func(c cid.CID, size int) error {
 		if _, ok := live[c]; !ok {

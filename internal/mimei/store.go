@@ -78,10 +78,10 @@ type Store struct {
 	gc sync.RWMutex
 
 	mu    sync.Mutex
-	locks map[ID]*sync.Mutex       // per-MiMei lock for changes to cur, versions and refs
-	dbs   map[ID]*mimeidb.DB       // open databases (one per prefix per process)
-	vdbs  map[string]*mimeidb.View // loaded frozen databases by record CID (small cache)
-	vlru  []string
+	locks map[ID]*sync.Mutex  // per-MiMei lock for changes to cur, versions and refs
+	dbs   map[ID]*mimeidb.DB  // open databases (one per prefix per process)
+	vdbs  map[string]*vdbLoad // version databases being materialised or swept, by record CID (vdb.go)
+	vsem  chan struct{}       // limits the loads running at once
 }
 
 // NewStore checks opts and returns a Store.
@@ -102,7 +102,7 @@ func NewStore(opts Options) (*Store, error) {
 	reg.now = opts.Now
 	return &Store{
 		opts: opts, kv: opts.KV, blocks: opts.Blocks, reg: reg,
-		locks: map[ID]*sync.Mutex{}, dbs: map[ID]*mimeidb.DB{}, vdbs: map[string]*mimeidb.View{},
+		locks: map[ID]*sync.Mutex{}, dbs: map[ID]*mimeidb.DB{}, vdbs: map[string]*vdbLoad{}, vsem: make(chan struct{}, maxVDBLoads),
 	}, nil
 }
 

@@ -35,6 +35,11 @@ type fixture struct {
 type fataler interface{ Fatal(...any) }
 
 func newFixture(t fataler, blocks blockstore.Store) *fixture {
+	return newFixtureKV(t, memkv.New(), blocks)
+}
+
+// newFixtureKV is newFixture over store.
+func newFixtureKV(t fataler, store kv.Store, blocks blockstore.Store) *fixture {
 	persona := ed25519.NewKeyFromSeed(make([]byte, 32))
 	dev := ed25519.NewKeyFromSeed(append(make([]byte, 31), 1))
 	cert, err := identity.IssueDeviceCert(persona, dev.Public().(ed25519.PublicKey), 7, time.Unix(1_800_000_000, 0), 0)
@@ -42,7 +47,6 @@ func newFixture(t fataler, blocks blockstore.Store) *fixture {
 		t.Fatal(err)
 	}
 	sg := Signer{Device: dev, Cert: cert}
-	store := memkv.New()
 	if blocks == nil {
 		blocks = memstore.New()
 	}

@@ -660,8 +660,10 @@ func (s *Store) restoreLocked(ctx context.Context, id ID, v *Version) error {
 }
 
 // VersionDB returns a read-only database of version ref of id (cur gives
-// a snapshot-free view of the live database: use DB for writes). Frozen
-// databases are loaded into memory; a few stay cached.
+// a snapshot-free view of the live database: use DB for writes). A frozen
+// database is materialised once into the store's kv, streamed from its
+// export in bounded memory (vdb.go), and read from there; ctx bounds the
+// wait for that load.
 func (s *Store) VersionDB(ctx context.Context, id ID, ref string) (*mimeidb.View, error) {
 	if isCur(ref) {
 		if _, err := s.DB(id); err != nil {
@@ -673,38 +675,10 @@ func (s *Store) VersionDB(ctx context.Context, id ID, ref string) (*mimeidb.View
 	if err != nil {
 		return nil, err
 	}
-	key := c.String()
-	s.mu.Lock()
-	if view, ok := s.vdbs[key]; ok {
-		s.mu.Unlock()
-		return view, nil
-	}
-	s.mu.Unlock()
-	store := memkv.New()
-	db, err := mimeidb.Open(store, []byte("v"))
-	if err != nil {
+	if err := s.materialise(ctx, v, c); err != nil {
 		return nil, err
 	}
-	r, err := s.openExport(ctx, v.DB)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := db.Replace(ctx, r); err != nil {
-		return nil, err
-	}
-	view, err := mimeidb.OpenReadOnly(store, []byte("v"))
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.vdbs[key] = view
-	s.vlru = append(s.vlru, key)
-	if len(s.vlru) > 4 {
-		delete(s.vdbs, s.vlru[0])
-		s.vlru = s.vlru[1:]
-	}
-	return view, nil
+	return mimeidb.OpenReadOnly(s.kv, vdbPrefix(c))
 }
 
 // KeyChange is one database key that differs between two versions.
@@ -756,8 +730,8 @@ func keyDigests(export func(io.Writer) error) (map[string][32]byte, error) {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(export(pw)) }()
 	out := map[string][32]byte{}
-	err := mimeidb.ReadExport(pr, func(key []byte, typ mimeidb.Type, value any) error {
-		out[string(key)] = mimeidb.ValueDigest(typ, value)
+	err := mimeidb.ReadExportDigests(pr, func(key []byte, d [32]byte) error {
+		out[string(key)] = d
 		return nil
 	})
 	pr.CloseWithError(errors.New("diff: reader closed"))

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/peer-node/peer/internal/kv"
 )
@@ -254,8 +255,85 @@ func fromHalf(h uint16) float64 {
 //
 // fn sees keys as they are decoded, before the trailer is checked: a caller
 // that needs all or nothing (as Replace does) must hold on to them until
-// ReadExport returns nil.
+// ReadExport returns nil. Each value is handed whole, so a key holding a
+// million fields costs their size in memory: StreamExport hands them one
+// by one.
 func ReadExport(r io.Reader, fn func(key []byte, typ Type, value any) error) error {
+	var (
+		key   []byte
+		typ   Type
+		value any
+	)
+	return readExport(r, exportSink{
+		dupCheck: true,
+		key: func(k []byte, t Type, count uint64) error {
+			key, typ = k, t
+			capHint := int(min(count, 1024)) // never trust count beyond a small start
+			switch t {
+			case TypeList, TypeSet:
+				value = make([][]byte, 0, capHint)
+			case TypeHash:
+				value = make([]FieldValue, 0, capHint)
+			case TypeZSet:
+				value = make([]ZMember, 0, capHint)
+			}
+			return nil
+		},
+		elem: func(e ExportElem) error {
+			switch typ {
+			case TypeString:
+				value = e.Value
+			case TypeList:
+				value = append(value.([][]byte), e.Value)
+			case TypeSet:
+				value = append(value.([][]byte), e.Member)
+			case TypeHash:
+				value = append(value.([]FieldValue), FieldValue{Field: e.Member, Value: e.Value})
+			case TypeZSet:
+				value = append(value.([]ZMember), ZMember{Member: e.Member, Score: e.Score})
+			}
+			return nil
+		},
+		end: func() error {
+			v := value
+			value = nil
+			return fn(key, typ, v)
+		},
+	})
+}
+
+// ExportElem is one element of a key's value as StreamExport hands it.
+type ExportElem struct {
+	Member []byte  // hash field, set member, sorted-set member
+	Value  []byte  // string value, hash value, list element
+	Score  float64 // sorted-set score
+}
+
+// StreamExport decodes an export stream as ReadExport does, but hands each
+// key's value element by element: key is called when a key item begins
+// (with its type and element count, already checked against the limits),
+// then elem once for each of its count elements, in stream order. Memory
+// use is one element at a time, whatever the size of a value.
+//
+// It checks everything ReadExport checks but one: that a sorted set names
+// no member twice (with different scores), which needs memory in the size
+// of the set; a consumer that keeps sorted sets must check it itself (as
+// LoadExport does against the store it writes). As with ReadExport, the
+// trailer is checked last: nothing is known to be valid before StreamExport
+// returns nil.
+func StreamExport(r io.Reader, key func(key []byte, typ Type, count uint64) error, elem func(ExportElem) error) error {
+	return readExport(r, exportSink{key: key, elem: elem})
+}
+
+// exportSink receives what readExport decodes.
+type exportSink struct {
+	key      func(key []byte, typ Type, count uint64) error
+	elem     func(ExportElem) error
+	end      func() error // after a key's last element; may be nil
+	dupCheck bool         // check sorted sets for repeated members (memory: the set)
+}
+
+func readExport(r io.Reader, s exportSink) error {
 	d := &exportReader{r: bufio.NewReaderSize(r, 64<<10)}
 	if err := d.header(); err != nil {
 		return err
@@ -275,18 +353,16 @@ func ReadExport(r io.Reader, fn func(key []byte, typ Type, value any) error) err
 		if n != keyItemLen {
 			return d.bad(at, "item is an array of %d, want a key item (3) or the trailer (2)", n)
 		}
-		key, typ, value, err := d.keyItem(at)
+		key, err := d.keyItem(at, prev, keys == 0, dg, s)
 		if err != nil {
 			return err
 		}
-		if keys > 0 && bytes.Compare(key, prev) <= 0 {
-			return d.bad(at, "key %q does not sort after the previous key %q", trunc(key), trunc(prev))
-		}
 		prev = key
 		keys++
-		_ = dg.add(key, typ, value)
-		if err := fn(key, typ, value); err != nil {
-			return err
+		if s.end != nil {
+			if err := s.end(); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -465,111 +541,120 @@ func (d *exportReader) header() error {
 }
 
 // keyItem reads the rest of a key item (after its array head, which began
-// at byte at) and its elements.
-func (d *exportReader) keyItem(at int64) ([]byte, Type, any, error) {
+// at byte at) and its elements, hashes them into dg and hands them to s. It
+// returns the key.
+func (d *exportReader) keyItem(at int64, prev []byte, first bool, dg *digester, s exportSink) ([]byte, error) {
 	key, err := d.bytes(MaxKeyLen, "key")
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, err
+	}
+	if !first && bytes.Compare(key, prev) <= 0 {
+		return nil, d.bad(at, "key %q does not sort after the previous key %q", trunc(key), trunc(prev))
 	}
 	tAt := d.off
 	t, err := d.uint("type")
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, err
 	}
 	typ := Type(t)
 	if t < uint64(TypeString) || t > uint64(TypeZSet) {
-		return nil, 0, nil, d.bad(tAt, "key %q: unknown type %d", trunc(key), t)
+		return nil, d.bad(tAt, "key %q: unknown type %d", trunc(key), t)
 	}
 	cAt := d.off
 	count, err := d.uint("element count")
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, err
 	}
 	switch {
 	case typ == TypeString && count != 1:
-		return nil, 0, nil, d.bad(cAt, "string key %q: element count %d, want 1", trunc(key), count)
+		return nil, d.bad(cAt, "string key %q: element count %d, want 1", trunc(key), count)
 	case count == 0:
-		return nil, 0, nil, d.bad(cAt, "%s key %q: empty collection", typ, trunc(key))
+		return nil, d.bad(cAt, "%s key %q: empty collection", typ, trunc(key))
 	case count > math.MaxInt64:
-		return nil, 0, nil, d.bad(cAt, "%s key %q: element count %d out of range", typ, trunc(key), count)
+		return nil, d.bad(cAt, "%s key %q: element count %d out of range", typ, trunc(key), count)
 	}
-	// Never trust count for an allocation beyond a small start.
-	capHint := int(min(count, 1024))
-	var value any
-	switch typ {
-	case TypeString:
-		value, err = d.bytes(MaxValueLen, "string value")
-	case TypeList, TypeSet:
-		what, limit := "list element", MaxValueLen
-		if typ == TypeSet {
-			what, limit = "set member", MaxKeyLen
+	if err := s.key(key, typ, count); err != nil {
+		return nil, err
+	}
+	dg.bytesField(key)
+	dg.h.Write([]byte{byte(typ)})
+	if typ == TypeString {
+		v, err := d.bytes(MaxValueLen, "string value")
+		if err != nil {
+			return nil, err
 		}
-		out := make([][]byte, 0, capHint)
-		for i := uint64(0); i < count; i++ {
-			eAt := d.off
-			b, err := d.bytes(limit, what)
-			if err != nil {
-				return nil, 0, nil, err
+		dg.bytesField(v)
+		return key, s.elem(ExportElem{Value: v})
+	}
+	dg.count(int(count))
+	var (
+		prevE ExportElem
+		seen  map[string]struct{}
+	)
+	if typ == TypeZSet && s.dupCheck {
+		seen = make(map[string]struct{}, min(count, 1024))
+	}
+	for i := uint64(0); i < count; i++ {
+		eAt := d.off
+		var e ExportElem
+		switch typ {
+		case TypeList:
+			if e.Value, err = d.bytes(MaxValueLen, "list element"); err != nil {
+				return nil, err
 			}
-			if typ == TypeSet && i > 0 && bytes.Compare(b, out[i-1]) <= 0 {
-				return nil, 0, nil, d.bad(eAt, "set %q: member %q does not sort after %q", trunc(key), trunc(b), trunc(out[i-1]))
+			dg.bytesField(e.Value)
+		case TypeSet:
+			if e.Member, err = d.bytes(MaxKeyLen, "set member"); err != nil {
+				return nil, err
 			}
-			out = append(out, b)
-		}
-		value = out
-	case TypeHash:
-		out := make([]FieldValue, 0, capHint)
-		for i := uint64(0); i < count; i++ {
-			eAt := d.off
+			if i > 0 && bytes.Compare(e.Member, prevE.Member) <= 0 {
+				return nil, d.bad(eAt, "set %q: member %q does not sort after %q", trunc(key), trunc(e.Member), trunc(prevE.Member))
+			}
+			dg.bytesField(e.Member)
+		case TypeHash:
 			if err := d.array(pairLen, "hash entry"); err != nil {
-				return nil, 0, nil, err
+				return nil, err
 			}
-			f, err := d.bytes(MaxKeyLen, "hash field")
-			if err != nil {
-				return nil, 0, nil, err
+			if e.Member, err = d.bytes(MaxKeyLen, "hash field"); err != nil {
+				return nil, err
 			}
-			if i > 0 && bytes.Compare(f, out[i-1].Field) <= 0 {
-				return nil, 0, nil, d.bad(eAt, "hash %q: field %q does not sort after %q", trunc(key), trunc(f), trunc(out[i-1].Field))
+			if i > 0 && bytes.Compare(e.Member, prevE.Member) <= 0 {
+				return nil, d.bad(eAt, "hash %q: field %q does not sort after %q", trunc(key), trunc(e.Member), trunc(prevE.Member))
 			}
-			v, err := d.bytes(MaxValueLen, "hash value")
-			if err != nil {
-				return nil, 0, nil, err
+			if e.Value, err = d.bytes(MaxValueLen, "hash value"); err != nil {
+				return nil, err
 			}
-			out = append(out, FieldValue{Field: f, Value: v})
-		}
-		value = out
-	case TypeZSet:
-		out := make([]ZMember, 0, capHint)
-		seen := make(map[string]struct{}, capHint)
-		for i := uint64(0); i < count; i++ {
-			eAt := d.off
+			dg.bytesField(e.Member)
+			dg.bytesField(e.Value)
+		case TypeZSet:
 			if err := d.array(pairLen, "sorted set entry"); err != nil {
-				return nil, 0, nil, err
+				return nil, err
 			}
-			s, err := d.float("score")
-			if err != nil {
-				return nil, 0, nil, err
+			if e.Score, err = d.float("score"); err != nil {
+				return nil, err
 			}
-			m, err := d.bytes(MaxKeyLen, "sorted set member")
-			if err != nil {
-				return nil, 0, nil, err
+			if e.Member, err = d.bytes(MaxKeyLen, "sorted set member"); err != nil {
+				return nil, err
 			}
-			zm := ZMember{Member: m, Score: s}
-			if i > 0 && !zLess(out[i-1], zm) {
-				return nil, 0, nil, d.bad(eAt, "sorted set %q: member %q does not sort after %q by (score, member)", trunc(key), trunc(m), trunc(out[i-1].Member))
+			zm := ZMember{Member: e.Member, Score: e.Score}
+			if i > 0 && !zLess(ZMember{Member: prevE.Member, Score: prevE.Score}, zm) {
+				return nil, d.bad(eAt, "sorted set %q: member %q does not sort after %q by (score, member)", trunc(key), trunc(e.Member), trunc(prevE.Member))
 			}
-			if _, dup := seen[string(m)]; dup {
-				return nil, 0, nil, d.bad(eAt, "sorted set %q: member %q appears twice", trunc(key), trunc(m))
+			if seen != nil {
+				if _, dup := seen[string(e.Member)]; dup {
+					return nil, d.bad(eAt, "sorted set %q: member %q appears twice", trunc(key), trunc(e.Member))
+				}
+				seen[string(e.Member)] = struct{}{}
 			}
-			seen[string(m)] = struct{}{}
-			out = append(out, zm)
+			dg.bytesField(e.Member)
+			dg.h.Write(binary.BigEndian.AppendUint64(dg.buf[:0], math.Float64bits(e.Score)))
 		}
-		value = out
+		if err := s.elem(e); err != nil {
+			return nil, err
+		}
+		prevE = e
 	}
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	return key, typ, value, nil
+	return key, nil
 }
 
 // zLess is the sorted-set order: by score (numerically, so -0 ties with +0),
@@ -754,4 +839,185 @@ func ValueDigest(typ Type, value any) [32]byte {
 	d.h.Write([]byte{byte(typ)})
 	d.value(value)
 	return d.sum()
+}
+
+// LoadBatchBytes is about how many bytes of writes LoadExport gathers
+// before it commits them: with the stream's read buffer and one element
+// (at most MaxValueLen), what a load holds in memory, whatever the size of
+// the database.
+var LoadBatchBytes = 1 << 20
+
+// LoadExport writes the database of the export stream read from r under
+// prefix of w, which must hold nothing under prefix, in the layout Open and
+// OpenReadOnly read (docs/formats-db.md), and returns the number of keys.
+// Unlike Replace it streams: elements are written as they are decoded and
+// committed in batches of about LoadBatchBytes, so memory stays bounded
+// however large a key's value is, and it is not atomic: on any error (a
+// bad stream, a cancelled ctx, checked between elements, a failed write)
+// whatever was written stays under prefix and the caller must delete it.
+// The database is whole only when LoadExport returns nil, after the
+// stream's trailer checked out; a caller that needs to know later writes
+// its own marker then.
+func LoadExport(ctx context.Context, w kv.Store, prefix []byte, r io.Reader) (int, error) {
+	if err := checkPrefix(prefix); err != nil {
+		return 0, err
+	}
+	it := w.Iter(kv.IterOptions{Prefix: prefix})
+	used := it.Next()
+	if err := it.Close(); err != nil {
+		return 0, err
+	}
+	if used {
+		return 0, fmt.Errorf("mimeidb: load export: prefix %q is not empty", trunc(prefix))
+	}
+	l := &loader{ctx: ctx, w: w, t: &Tx{prefix: bytes.Clone(prefix)}}
+	l.b = w.NewBatch()
+	defer func() { l.b.Discard() }()
+	if err := l.set(l.t.sub(tagVersion), []byte(strconv.Itoa(FormatVersion))); err != nil {
+		return 0, err
+	}
+	err := StreamExport(r, l.key, l.elem)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.set(l.t.sub(tagCounter), u64(l.id+1)); err != nil {
+		return 0, err
+	}
+	if err := l.b.Commit(); err != nil {
+		return 0, err
+	}
+	return int(l.id), nil
+}
+
+// loader is LoadExport's state: the key being loaded and the open batch.
+type loader struct {
+	ctx   context.Context
+	w     kv.Store
+	t     *Tx // for the key layout only
+	b     kv.Batch
+	bytes int // written to b so far
+	elems int // elements since the last context check
+
+	id    uint64 // collection id of the current key (keys are numbered 1, 2, … in stream order)
+	typ   Type
+	cur   []byte              // the current key
+	dp    []byte              // data prefix of the current key
+	seq   uint64              // next list sequence number
+	batch map[string]struct{} // sorted-set members of the current key in b (not yet committed)
+}
+
+func (l *loader) set(k, v []byte) error {
+	if err := l.b.Set(k, v); err != nil {
+		return err
+	}
+	l.bytes += len(k) + len(v)
+	if l.bytes < LoadBatchBytes {
+		return nil
+	}
+	if err := l.ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.b.Commit(); err != nil {
+		return err
+	}
+	l.b, l.bytes = l.w.NewBatch(), 0
+	clear(l.batch)
+	return nil
+}
+
+func (l *loader) key(key []byte, typ Type, count uint64) error {
+	if err := l.ctx.Err(); err != nil {
+		return err
+	}
+	l.id++
+	l.typ, l.cur = typ, key
+	if typ == TypeString {
+		return nil // the meta record holds the value: written with it
+	}
+	l.dp = l.t.dataPrefix(l.id)
+	l.seq = listOrigin
+	if typ == TypeZSet {
+		l.batch = map[string]struct{}{}
+	}
+	m := meta{typ: typ, id: l.id, n: int64(count), head: listOrigin}
+	return l.set(l.t.metaKey(key), m.encode())
+}
+
+func (l *loader) elem(e ExportElem) error {
+	if l.elems++; l.elems >= 1024 {
+		l.elems = 0
+		if err := l.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	switch l.typ {
+	case TypeString:
+		return l.set(l.t.metaKey(l.cur), meta{typ: TypeString, str: e.Value}.encode())
+	case TypeHash:
+		return l.set(cat(l.dp, e.Member), e.Value)
+	case TypeSet:
+		return l.set(cat(l.dp, e.Member), []byte{})
+	case TypeList:
+		l.seq++
+		return l.set(cat(l.dp, u64(l.seq-1)), e.Value)
+	case TypeZSet:
+		mk := cat(l.dp, []byte{zMember}, e.Member)
+		dup := false
+		if _, ok := l.batch[string(mk)]; ok {
+			dup = true
+		} else if ok, err := l.w.Has(mk); err != nil {
+			return err
+		} else {
+			dup = ok
+		}
+		if dup {
+			return fmt.Errorf("%w: sorted set %q: member %q appears twice", ErrBadExport, trunc(l.cur), trunc(e.Member))
+		}
+		if err := l.set(mk, scoreBytes(e.Score)); err != nil {
+			return err
+		}
+		l.batch[string(mk)] = struct{}{}
+		return l.set(cat(l.dp, []byte{zScore}, sortableScore(e.Score), e.Member), []byte{})
+	}
+	return fmt.Errorf("mimeidb: load export: unknown type %d", l.typ)
+}
+
+// ReadExportDigests decodes an export stream as StreamExport does and calls
+// fn for each key, in key order, with its ValueDigest, computed element by
+// element: a diff between two versions holds one digest a key, never a
+// value. Like StreamExport it does not check sorted sets for a member named
+// twice.
+func ReadExportDigests(r io.Reader, fn func(key []byte, digest [32]byte) error) error {
+	var (
+		cur []byte
+		typ Type
+		d   *digester
+	)
+	return readExport(r, exportSink{
+		key: func(key []byte, t Type, count uint64) error {
+			cur, typ = key, t
+			d = newDomainDigester(valueDigestDomain)
+			d.h.Write([]byte{byte(t)})
+			if t != TypeString {
+				d.count(int(count))
+			}
+			return nil
+		},
+		elem: func(e ExportElem) error {
+			switch typ {
+			case TypeString, TypeList:
+				d.bytesField(e.Value)
+			case TypeSet:
+				d.bytesField(e.Member)
+			case TypeHash:
+				d.bytesField(e.Member)
+				d.bytesField(e.Value)
+			case TypeZSet:
+				d.bytesField(e.Member)
+				d.h.Write(binary.BigEndian.AppendUint64(d.buf[:0], math.Float64bits(e.Score)))
+			}
+			return nil
+		},
+		end: func() error { return fn(cur, d.sum()) },
+	})
 }

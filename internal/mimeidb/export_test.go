@@ -770,6 +770,18 @@ func TestPropertyExportReplace(t *testing.T) {
 		if !bytes.Equal(export(t, dst), stream) {
 			rt.Fatal("re-export differs")
 		}
+		ld := memkv.New()
+		defer ld.Close()
+		if n, err := LoadExport(context.Background(), ld, b("ld/"), bytes.NewReader(stream)); err != nil || n != keys {
+			rt.Fatalf("LoadExport = %d, %v; want %d keys", n, err, keys)
+		}
+		v, err := OpenReadOnly(ld, b("ld/"))
+		if err != nil {
+			rt.Fatal(err)
+		}
+		if d3, _ := v.Digest(); d3 != d1 {
+			rt.Fatal("digest differs after Export/LoadExport")
+		}
 	})
 }
 
@@ -804,4 +816,115 @@ func FuzzReadExport(f *testing.F) {
 			t.Fatalf("accepted stream is not canonical:\n in %x\nout %x", data, again)
 		}
 	})
+}
+
+func TestLoadExport(t *testing.T) {
+	old := LoadBatchBytes
+	LoadBatchBytes = 512 // many commits, keys split across them
+	t.Cleanup(func() { LoadBatchBytes = old })
+	forEachBackend(t, func(t *testing.T, s kv.Store) {
+		src := openDB(t, s, "src/")
+		fillAllTypes(t, src)
+		want := dumpExact(t, src)
+		stream := export(t, src)
+		n, err := LoadExport(context.Background(), s, b("ld/"), bytes.NewReader(stream))
+		if err != nil || n != 9 {
+			t.Fatalf("LoadExport = %d, %v; want 9 keys", n, err)
+		}
+		v, err := OpenReadOnly(s, b("ld/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sb strings.Builder
+		if err := v.Dump(func(k []byte, typ Type, val any) error { renderKey(&sb, k, typ, val); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if sb.String() != want {
+			t.Fatalf("after LoadExport:\n%s\nwant\n%s", sb.String(), want)
+		}
+		// A loaded database is a normal one: its id counter is past the
+		// loaded keys, lists keep working at both ends.
+		db := openDB(t, s, "ld/")
+		if n, _ := db.RPush(b("big"), b("more")); n != 3001 {
+			t.Fatalf("RPush after load = %d", n)
+		}
+		if n, _ := db.LPush(b("new"), b("x")); n != 1 {
+			t.Fatalf("LPush of a new key after load = %d", n)
+		}
+		if got, _, _ := db.HGet(b("h"), b("f")); string(got) != "v" {
+			t.Fatalf("HGET after load = %q", got)
+		}
+		if _, err := LoadExport(context.Background(), s, b("ld/"), bytes.NewReader(stream)); err == nil {
+			t.Fatal("LoadExport into a used prefix succeeded")
+		}
+	})
+}
+
+func TestLoadExportRejects(t *testing.T) {
+	db := openDB(t, memkv.New(), "p")
+	fillAllTypes(t, db)
+	valid := export(t, db)
+	dupZ := newCrafter().header().key("a", TypeZSet, []ZMember{{b("x"), 1}, {b("x"), 2}}).
+		trailer(1, ent("a", TypeZSet, []ZMember{{b("x"), 1}, {b("x"), 2}})).bytes()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	cases := []struct {
+		name   string
+		ctx    context.Context
+		stream []byte
+		is     error
+	}{
+		{"truncated", context.Background(), valid[:len(valid)/2], ErrBadExport},
+		{"flipped digest", context.Background(), append(bytes.Clone(valid[:len(valid)-1]), valid[len(valid)-1]^1), ErrBadExport},
+		{"sorted-set member twice", context.Background(), dupZ, ErrBadExport},
+		{"cancelled", cancelled, valid, context.Canceled},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := LoadExport(c.ctx, memkv.New(), b("ld/"), bytes.NewReader(c.stream)); !errors.Is(err, c.is) {
+				t.Fatalf("LoadExport = %v, want %v", err, c.is)
+			}
+		})
+	}
+}
+
+func TestStreamExportOneElementAtATime(t *testing.T) {
+	db := openDB(t, memkv.New(), "p")
+	fillAllTypes(t, db)
+	var keys, elems int
+	var counts uint64
+	err := StreamExport(bytes.NewReader(export(t, db)),
+		func(_ []byte, _ Type, count uint64) error { keys++; counts += count; return nil },
+		func(ExportElem) error { elems++; return nil })
+	if err != nil || keys != 9 || uint64(elems) != counts {
+		t.Fatalf("StreamExport: %v, %d keys, %d elements of %d counted", err, keys, elems, counts)
+	}
+}
+
+func TestReadExportDigests(t *testing.T) {
+	db := openDB(t, memkv.New(), "p")
+	fillAllTypes(t, db)
+	stream := export(t, db)
+	want := map[string][32]byte{}
+	if err := ReadExport(bytes.NewReader(stream), func(k []byte, typ Type, v any) error {
+		want[string(k)] = ValueDigest(typ, v)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][32]byte{}
+	if err := ReadExportDigests(bytes.NewReader(stream), func(k []byte, d [32]byte) error {
+		got[string(k)] = d
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d digests, want %d", len(got), len(want))
+	}
+	for k, d := range want {
+		if got[k] != d {
+			t.Fatalf("key %q: streamed digest differs from ValueDigest", k)
+		}
+	}
 }
