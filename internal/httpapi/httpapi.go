@@ -319,7 +319,10 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) {
 	if !s.wroteHeader {
 		s.code, s.wroteHeader = code, true
-		if s.body != nil && !s.body.eof && code >= 200 {
+		// 413 is left to the server, which sends it at once, takes a
+		// bounded part of the rest and closes: a client that is still
+		// sending a body too large then reads the 413 instead of a reset.
+		if s.body != nil && !s.body.eof && code >= 200 && code != http.StatusRequestEntityTooLarge {
 			s.Header().Set("Connection", "close")
 		}
 	}
