@@ -92,11 +92,12 @@ type Network struct {
 
 // Share configures sharing and sync of MiMei (see docs/sharing.md).
 type Share struct {
-	CheckMinutes int    `toml:"check_minutes"`
-	CacheMB      int    `toml:"cache_mb"`
-	RateMB       int    `toml:"rate_mb"`
-	TotalRateMB  int    `toml:"total_rate_mb"`
-	Cipher       string `toml:"cipher"`
+	CheckMinutes  int    `toml:"check_minutes"`
+	CacheMB       int    `toml:"cache_mb"`
+	RateMB        int    `toml:"rate_mb"`
+	AddressRateMB int    `toml:"address_rate_mb"`
+	TotalRateMB   int    `toml:"total_rate_mb"`
+	Cipher        string `toml:"cipher"`
 }
 
 // origin says where an explicitly set value came from.

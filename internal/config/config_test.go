@@ -45,6 +45,7 @@ func TestDefaults(t *testing.T) {
 		{"share.check_minutes", d.Share.CheckMinutes, 10},
 		{"share.cache_mb", d.Share.CacheMB, 1024},
 		{"share.rate_mb", d.Share.RateMB, 8},
+		{"share.address_rate_mb", d.Share.AddressRateMB, 8},
 		{"share.total_rate_mb", d.Share.TotalRateMB, 16},
 		{"share.cipher", d.Share.Cipher, "auto"},
 	}

@@ -18,6 +18,7 @@ type bucket struct {
 	tokens float64
 	last   time.Time
 	now    func() time.Time
+	taken  int64 // bytes taken, ever
 }
 
 // newBucket returns a full bucket holding a quarter second of rate (at
@@ -42,10 +43,26 @@ func (b *bucket) delay(n int) time.Duration {
 	}
 	b.last = now
 	b.tokens -= float64(n)
+	b.taken += int64(n)
 	if b.tokens >= 0 {
 		return 0
 	}
 	return time.Duration(-b.tokens / b.rate * float64(time.Second))
+}
+
+// full reports whether the bucket has refilled to burst, so that it
+// holds nothing a fresh one would not.
+func (b *bucket) full() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tokens+b.now().Sub(b.last).Seconds()*b.rate >= b.burst
+}
+
+// bytes is how many bytes were ever taken from the bucket.
+func (b *bucket) bytes() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.taken
 }
 
 // wait takes n tokens and waits until they are paid for or ctx ends.

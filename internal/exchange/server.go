@@ -3,8 +3,10 @@
 // docs/exchange.md).
 //
 // A Server answers Wants from the local block store, asking an Authorize
-// hook about every block and limiting each remote peer, and all of them
-// together, to a byte rate.
+// hook about every block and limiting to a byte rate each remote party
+// (its persona, when the caller says which devices belong together, else
+// its peer ID), each remote address (so that throwaway peer IDs from one
+// place share one budget) and all of them together.
 // Fetch walks a DAG from its roots, skips what the local store already has
 // (so an interrupted transfer resumes where it stopped), asks every provider
 // at once from one shared queue with a window of outstanding blocks per
@@ -36,12 +38,24 @@ type ServerConfig struct {
 	// Authorize says whether remote may have block c of object mimei; a
 	// non-nil error denies that block. Nil denies everything.
 	Authorize func(remote netport.PeerID, mimei string, c cid.CID) error
-	// RateBytesPerSec limits the block bytes sent to each remote peer, over
-	// all its streams together. 0: unlimited.
+	// RateBytesPerSec limits the block bytes sent to each remote party,
+	// over all its streams together: to the devices RateKey gives one key,
+	// together, and to each other device on its own. 0: unlimited.
 	RateBytesPerSec int64
+	// RateKey names the party a remote device belongs to (the sharing
+	// capability gives the devices of a known persona the persona's ID),
+	// so that a persona with many devices has one budget. Nil, or "" for
+	// a device: the device is its own party (a stranger).
+	RateKey func(remote netport.PeerID) string
+	// AddrBytesPerSec limits the block bytes sent to all remote devices
+	// at one address together (netport.Addr.Source: one IPv4 address, one
+	// IPv6 /64, or what comes through one relay), so that many peer IDs
+	// from one place share one budget. A stream whose address is unknown
+	// is not counted here. 0: unlimited.
+	AddrBytesPerSec int64
 	// TotalBytesPerSec limits the block bytes sent to all remote peers
-	// together, so that many peers (or one peer under many IDs) cannot
-	// take more of the uplink than this. 0: unlimited.
+	// together, so that many peers (or one peer under many IDs and
+	// addresses) cannot take more of the uplink than this. 0: unlimited.
 	TotalBytesPerSec int64
 	// MaxStreamsPerPeer bounds the concurrent streams of one remote peer;
 	// more are reset. 0: 8.
@@ -86,6 +100,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	peers   map[netport.PeerID]*peerState
+	parties *limitTable // RateBytesPerSec by party; nil: unlimited
+	addrs   *limitTable // AddrBytesPerSec by source; nil: unlimited
 	streams map[netport.Stream]struct{}
 	closed  bool
 
@@ -95,23 +111,31 @@ type Server struct {
 // peerState is what all streams of one remote peer share.
 type peerState struct {
 	streams int
-	bucket  *bucket // nil: unlimited
+}
+
+// streamLimits are the limits a stream holds: the buckets every block it
+// sends waits on, in order, and the table entries to let go of.
+type streamLimits struct {
+	party, addr *limit    // nil: not limited so
+	buckets     []*bucket // party's, address's, total
 }
 
 // NewServer registers the block exchange handler on h, serving from store.
 func NewServer(h netport.Network, store blockstore.Getter, cfg ServerConfig) *Server {
+	return newServer(h, store, cfg, time.Now)
+}
+
+// newServer is NewServer with the clock of its rate buckets (tests).
+func newServer(h netport.Network, store blockstore.Getter, cfg ServerConfig, now func() time.Time) *Server {
 	if cfg.MaxStreamsPerPeer <= 0 {
 		cfg.MaxStreamsPerPeer = 8
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 5 * time.Minute
 	}
-	if cfg.RateBytesPerSec < 0 {
-		cfg.RateBytesPerSec = 0
-	}
-	if cfg.TotalBytesPerSec < 0 {
-		cfg.TotalBytesPerSec = 0
-	}
+	cfg.RateBytesPerSec = max(cfg.RateBytesPerSec, 0)
+	cfg.TotalBytesPerSec = max(cfg.TotalBytesPerSec, 0)
+	cfg.AddrBytesPerSec = max(cfg.AddrBytesPerSec, 0)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -121,6 +145,13 @@ func NewServer(h netport.Network, store blockstore.Getter, cfg ServerConfig) *Se
 		peers: map[netport.PeerID]*peerState{}, streams: map[netport.Stream]struct{}{}}
 	if cfg.TotalBytesPerSec > 0 {
 		s.total = newBucket(cfg.TotalBytesPerSec)
+		s.total.now, s.total.last = now, now()
+	}
+	if cfg.RateBytesPerSec > 0 {
+		s.parties = newLimitTable(cfg.RateBytesPerSec, now)
+	}
+	if cfg.AddrBytesPerSec > 0 {
+		s.addrs = newLimitTable(cfg.AddrBytesPerSec, now)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	h.Handle(ProtoBlocks, s.handle)
@@ -155,10 +186,35 @@ func (s *Server) Stats() Stats {
 	}
 }
 
-// admit registers a stream, or says no when the server is closed or the
-// peer has too many.
-func (s *Server) admit(st netport.Stream) (*peerState, bool) {
+// Keys of the party table: a party named by RateKey, or a device on its
+// own; apart, so that no peer ID can pass for a persona.
+const (
+	partyKeyPrefix  = "party "
+	deviceKeyPrefix = "device "
+)
+
+// partyKey is the key remote's bytes are counted under for
+// RateBytesPerSec.
+func (s *Server) partyKey(remote netport.PeerID) string {
+	if s.cfg.RateKey != nil {
+		if k := s.cfg.RateKey(remote); k != "" {
+			return partyKeyPrefix + k
+		}
+	}
+	return deviceKeyPrefix + string(remote)
+}
+
+// admit registers a stream and takes its limits, or says no when the
+// server is closed or the peer has too many streams.
+func (s *Server) admit(st netport.Stream) (*streamLimits, bool) {
 	remote := st.Remote()
+	var party, source string
+	if s.parties != nil {
+		party = s.partyKey(remote) // outside the lock: RateKey may look things up
+	}
+	if s.addrs != nil {
+		source = st.RemoteAddr().Source()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -167,21 +223,32 @@ func (s *Server) admit(st netport.Stream) (*peerState, bool) {
 	ps := s.peers[remote]
 	if ps == nil {
 		ps = &peerState{}
-		if s.cfg.RateBytesPerSec > 0 {
-			ps.bucket = newBucket(s.cfg.RateBytesPerSec)
-		}
 		s.peers[remote] = ps
 	}
 	if ps.streams >= s.cfg.MaxStreamsPerPeer {
 		return nil, false
 	}
 	ps.streams++
+	// The party's limit first, then the address's, then the total: a
+	// stream waiting on its own limit holds no tokens of the wider ones.
+	sl := &streamLimits{}
+	if party != "" {
+		sl.party = s.parties.acquire(party)
+		sl.buckets = append(sl.buckets, sl.party.bucket)
+	}
+	if source != "" {
+		sl.addr = s.addrs.acquire(source)
+		sl.buckets = append(sl.buckets, sl.addr.bucket)
+	}
+	if s.total != nil {
+		sl.buckets = append(sl.buckets, s.total)
+	}
 	s.streams[st] = struct{}{}
 	s.wg.Add(1)
-	return ps, true
+	return sl, true
 }
 
-func (s *Server) release(st netport.Stream) {
+func (s *Server) release(st netport.Stream, sl *streamLimits) {
 	remote := st.Remote()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -190,6 +257,12 @@ func (s *Server) release(st netport.Stream) {
 		if ps.streams--; ps.streams <= 0 {
 			delete(s.peers, remote)
 		}
+	}
+	if sl.party != nil {
+		s.parties.release(sl.party)
+	}
+	if sl.addr != nil {
+		s.addrs.release(sl.addr)
 	}
 	s.wg.Done()
 }
@@ -204,15 +277,15 @@ const serveAhead = 1
 // writer sends the blocks already loaded, so loading block n+1 overlaps
 // sending block n.
 func (s *Server) handle(st netport.Stream) {
-	ps, ok := s.admit(st)
+	sl, ok := s.admit(st)
 	if !ok {
 		s.rejected.Add(1)
 		st.Reset()
 		return
 	}
-	defer s.release(st)
+	defer s.release(st, sl)
 	s.accepted.Add(1)
-	sw := &streamWriter{s: s, st: st, ps: ps, remote: st.Remote(),
+	sw := &streamWriter{s: s, st: st, buckets: sl.buckets, remote: st.Remote(),
 		w:      bufio.NewWriterSize(st, 64<<10),
 		blocks: make(chan Block, serveAhead),
 		failed: make(chan struct{}),
@@ -307,15 +380,15 @@ func (s *Server) load(remote netport.PeerID, mimei string, raw []byte) (Block, e
 
 // streamWriter writes the blocks of one stream, in the order loaded.
 type streamWriter struct {
-	s      *Server
-	st     netport.Stream
-	ps     *peerState
-	remote netport.PeerID
-	w      *bufio.Writer
-	blocks chan Block
-	failed chan struct{} // closed when writing fails
-	done   chan struct{} // closed when run returns
-	err    error         // why writing failed; read after done
+	s       *Server
+	st      netport.Stream
+	buckets []*bucket // every block sent waits on each, in order
+	remote  netport.PeerID
+	w       *bufio.Writer
+	blocks  chan Block
+	failed  chan struct{} // closed when writing fails
+	done    chan struct{} // closed when run returns
+	err     error         // why writing failed; read after done
 
 	mu      sync.Mutex
 	pending int // blocks loaded and not yet written
@@ -360,18 +433,13 @@ func (sw *streamWriter) run() {
 // fill.
 func (sw *streamWriter) write(blk *Block) error {
 	s := sw.s
-	if blk.Status == StatusOK && (sw.ps.bucket != nil || s.total != nil) {
+	if blk.Status == StatusOK && len(sw.buckets) > 0 {
 		// Send what is buffered before waiting, so the client is not
 		// kept from blocks it was already given.
 		if err := sw.w.Flush(); err != nil {
 			return err
 		}
-		// The peer's own limit first, then the total: a peer over its
-		// limit does not hold tokens of the total while it waits.
-		for _, b := range []*bucket{sw.ps.bucket, s.total} {
-			if b == nil {
-				continue
-			}
+		for _, b := range sw.buckets {
 			if err := b.wait(s.ctx, len(blk.Data)); err != nil {
 				return err
 			}

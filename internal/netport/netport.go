@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"time"
 )
 
@@ -46,6 +47,59 @@ type Stream interface {
 	// Remote is the device on the other end, authenticated by the
 	// transport (on libp2p: the Noise or TLS handshake).
 	Remote() PeerID
+	// RemoteAddr is where the other end's connection comes from, as this
+	// end sees it (not authenticated: the IP a packet came from).
+	RemoteAddr() Addr
+}
+
+// Addr is where the other end of a stream connects from.
+type Addr struct {
+	// IP is the remote IP of the connection; on a relayed connection, the
+	// relay's. The zero Addr: unknown.
+	IP netip.Addr
+	// Relayed: the connection goes through a relay, so IP is not the
+	// device's own.
+	Relayed bool
+}
+
+// Source names the place a connection comes from, for budgets that count
+// per address: devices behind one address are usually one party, and new
+// peer IDs cost nothing while new addresses do. It is the IPv4 address, or
+// the IPv6 /64 (one subscriber's share of a network; a link-local address
+// stands alone, since one LAN's devices all share fe80::/64, and so does
+// ::1), written
+// "ip4 …" or "ip6 …/64"; a relayed connection gets "relay " before its
+// relay's, so what comes through a relay is counted apart from what the
+// relay host sends itself. "" when IP is unknown.
+func (a Addr) Source() string {
+	if !a.IP.IsValid() {
+		return ""
+	}
+	ip := a.IP.Unmap().WithZone("")
+	var s string
+	switch {
+	case ip.Is4():
+		s = "ip4 " + ip.String()
+	case ip.IsLinkLocalUnicast(), ip.IsLoopback():
+		s = "ip6 " + ip.String()
+	default:
+		p, _ := ip.Prefix(64)
+		s = "ip6 " + p.String()
+	}
+	if a.Relayed {
+		s = "relay " + s
+	}
+	return s
+}
+
+func (a Addr) String() string {
+	switch {
+	case !a.IP.IsValid():
+		return "unknown"
+	case a.Relayed:
+		return a.IP.String() + " (relayed)"
+	}
+	return a.IP.String()
 }
 
 // Handler serves one inbound stream; it owns the stream and must close or

@@ -37,6 +37,7 @@ func (n *Node) startShareFlows(s *netSvc) (err error) {
 		Service: n.share, Net: s.port, Providers: s.port, Directory: shareDirectory{s}, Own: ownDevices{s.devices},
 		CheckEvery:       time.Duration(n.cfg.Share.CheckMinutes) * time.Minute,
 		RateBytesPerSec:  int64(n.cfg.Share.RateMB) << 20,
+		AddrBytesPerSec:  int64(n.cfg.Share.AddressRateMB) << 20,
 		TotalBytesPerSec: int64(n.cfg.Share.TotalRateMB) << 20,
 		Logger:           n.log.With("part", "share"),
 		Event:            n.publish,

@@ -122,7 +122,7 @@ func profileFetch(b *testing.B, mode string) (stop func()) {
 // the same two hosts carrying the same bytes in the same run, just before
 // and just after the fetch (the mean is the reference).
 func BenchmarkShareFetch(b *testing.B) {
-	opts := []string{noDHT, "share.rate_mb=0", "share.total_rate_mb=0"}
+	opts := []string{noDHT, "share.rate_mb=0", "share.address_rate_mb=0", "share.total_rate_mb=0"}
 	mb := 1024
 	if v, err := strconv.Atoi(os.Getenv("PEER_BENCH_SHARE_MB")); err == nil && v > 0 {
 		mb = v

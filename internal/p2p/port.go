@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -256,6 +257,25 @@ func (s *stream) SetDeadline(t time.Time) error      { return s.s.SetDeadline(t)
 func (s *stream) SetReadDeadline(t time.Time) error  { return s.s.SetReadDeadline(t) }
 func (s *stream) SetWriteDeadline(t time.Time) error { return s.s.SetWriteDeadline(t) }
 func (s *stream) Remote() netport.PeerID             { return s.remote }
+
+// RemoteAddr is taken from the connection's remote multiaddr: its first
+// IP, which on a relayed connection (…/p2p/<relay>/p2p-circuit) is the
+// relay's.
+func (s *stream) RemoteAddr() netport.Addr { return portAddr(s.s.Conn().RemoteMultiaddr()) }
+
+// portAddr is the port's view of a remote multiaddr.
+func portAddr(a ma.Multiaddr) netport.Addr {
+	out := netport.Addr{Relayed: isRelayed(a)}
+	for _, c := range a {
+		if code := c.Code(); code == ma.P_IP4 || code == ma.P_IP6 {
+			if ip, ok := netip.AddrFromSlice(c.RawValue()); ok {
+				out.IP = ip.Unmap()
+			}
+			break
+		}
+	}
+	return out
+}
 
 // ioErr maps a stream error so that errors.Is works with the port's
 // errors and with os.ErrDeadlineExceeded; io.EOF stays as it is.

@@ -3,6 +3,7 @@ package p2p
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/peer-node/peer/internal/netport"
 	"github.com/peer-node/peer/internal/netport/porttest"
@@ -149,6 +151,10 @@ func TestPortLimited(t *testing.T) {
 	b := newTestHost(t, Options{StaticRelays: []string{rAddr}, Reachability: "private"})
 	bID.Store(b.ID())
 	b.Port().Handle("/porttest/echo/1.0.0", echoHandler)
+	b.Port().Handle("/porttest/addr/1.0.0", func(s netport.Stream) {
+		io.WriteString(s, s.RemoteAddr().String())
+		s.Close()
+	})
 	await(t, waitLong, "b's reservation on r", func() bool {
 		return slices.ContainsFunc(b.Status().Addrs, func(a string) bool { return strings.Contains(a, "/p2p-circuit") })
 	})
@@ -180,6 +186,40 @@ func TestPortLimited(t *testing.T) {
 	}
 	if err := portEcho(t, c, b.Port().Self(), true); err != nil {
 		t.Fatalf("stream over a relay with AllowLimited: %v", err)
+	}
+	// Both ends see the relay's IP, marked relayed.
+	s, err := c.NewStream(netport.AllowLimited(ctxTimeout(t, waitLong), "test"), b.Port().Self(), "/porttest/addr/1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.CloseWrite()
+	seen, err := io.ReadAll(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.RemoteAddr(); !got.Relayed || !got.IP.IsLoopback() {
+		t.Fatalf("c sees b at %v, want the relay's loopback IP, relayed", got)
+	}
+	if !strings.HasSuffix(string(seen), "(relayed)") {
+		t.Fatalf("b sees c at %s, want relayed", seen)
+	}
+}
+
+func TestPortAddr(t *testing.T) {
+	for _, tc := range []struct {
+		ma   string
+		want netport.Addr
+	}{
+		{"/ip4/192.0.2.1/tcp/4001", netport.Addr{IP: netip.MustParseAddr("192.0.2.1")}},
+		{"/ip6/2001:db8::1/udp/4001/quic-v1", netport.Addr{IP: netip.MustParseAddr("2001:db8::1")}},
+		{"/ip4/192.0.2.9/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit",
+			netport.Addr{IP: netip.MustParseAddr("192.0.2.9"), Relayed: true}},
+		{"/dns4/example.com/tcp/4001", netport.Addr{}},
+	} {
+		if got := portAddr(ma.StringCast(tc.ma)); got != tc.want {
+			t.Errorf("portAddr(%s) = %+v, want %+v", tc.ma, got, tc.want)
+		}
 	}
 }
 

@@ -78,8 +78,14 @@ type FlowsConfig struct {
 	// CheckEvery is how often the safety net asks owners and own devices
 	// for what it may have missed (0: 30 minutes).
 	CheckEvery time.Duration
-	// RateBytesPerSec limits the block bytes served to each peer (0: none).
+	// RateBytesPerSec limits the block bytes served to each persona (all
+	// its devices together, as Directory.PersonaOf names them), and to
+	// each stranger's device on its own (0: none).
 	RateBytesPerSec int64
+	// AddrBytesPerSec limits the block bytes served to all devices at one
+	// address together (one IPv4 address or IPv6 /64; see
+	// netport.Addr.Source), whoever they are (0: none).
+	AddrBytesPerSec int64
 	// TotalBytesPerSec limits the block bytes served to all peers
 	// together (0: none).
 	TotalBytesPerSec int64
@@ -134,7 +140,11 @@ func (f *Flows) Start() error {
 		Authorize: func(remote netport.PeerID, mid string, c cid.CID) error {
 			return f.svc.Authorize(f.dir.PersonaOf(remote), remote.String(), mid, c)
 		},
+		// A persona's devices share one budget; strangers have one each
+		// (and share their address's with whoever else is there).
+		RateKey:          f.dir.PersonaOf,
 		RateBytesPerSec:  f.cfg.RateBytesPerSec,
+		AddrBytesPerSec:  f.cfg.AddrBytesPerSec,
 		TotalBytesPerSec: f.cfg.TotalBytesPerSec,
 		Logger:           f.log.With("part", "exchange"),
 	})

@@ -9,12 +9,18 @@
 // partitions of the nodes into groups that cannot reach each other until
 // Heal. By default every node can reach every other one.
 //
+// Every node has an address, the IP its streams report to the other end
+// (Stream.RemoteAddr): by default one of its own in 10.0.0.0/8, given in
+// the order the nodes are made; SetAddr gives several nodes one address,
+// as behind one NAT.
+//
 // Only tests import it (and test harnesses such as nodetest).
 package memnet
 
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -35,6 +41,8 @@ type Net struct {
 	conns     map[pairKey]*conn
 	group     map[netport.PeerID]int // partition; nil when whole
 	providers map[string][]netport.PeerID
+	addrs     map[netport.PeerID]netip.Addr // outlive restarts
+	lastAddr  uint32                        // of the default addresses given
 	closed    bool
 }
 
@@ -45,6 +53,7 @@ func New() *Net {
 		links:     map[pairKey]*link{},
 		conns:     map[pairKey]*conn{},
 		providers: map[string][]netport.PeerID{},
+		addrs:     map[netport.PeerID]netip.Addr{},
 	}
 }
 
@@ -152,8 +161,31 @@ func (n *Net) Node(id netport.PeerID) *Node {
 		return nd
 	}
 	n.nodes[id] = nd
+	if _, ok := n.addrs[id]; !ok {
+		n.lastAddr++
+		v := n.lastAddr
+		n.addrs[id] = netip.AddrFrom4([4]byte{10, byte(v >> 16), byte(v >> 8), byte(v)})
+	}
 	nd.wg.Go(nd.deliver)
 	return nd
+}
+
+// SetAddr sets the IP that streams of node id report to the other end
+// (netport.Stream.RemoteAddr), from the next stream opened on; several
+// nodes may share one, as devices behind one NAT do. It may be called
+// before the node is made, and holds across its restarts.
+func (n *Net) SetAddr(id netport.PeerID, ip netip.Addr) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.addrs[id] = ip
+}
+
+// Addr is the IP of node id's streams (the zero Addr before the node is
+// made, unless set).
+func (n *Net) Addr(id netport.PeerID) netip.Addr {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.addrs[id]
 }
 
 // SetLatency sets the one-way delay between a and b, both directions: data
@@ -177,9 +209,10 @@ func (n *Net) SetBandwidth(a, b netport.PeerID, bytesPerSec int64) {
 
 // SetLimited marks the link of a and b as relayed (limited): NewStream on
 // it fails with netport.ErrLimited unless ctx came from
-// netport.AllowLimited, and connection events say Relayed. NewStream sees
-// the change at once; events of connections already open keep what they
-// said.
+// netport.AllowLimited, and connection events say Relayed, as do the
+// RemoteAddr of streams opened on it (with the other node's own IP:
+// memnet has no relay nodes). NewStream sees the change at once; events
+// and streams already open keep what they said.
 func (n *Net) SetLimited(a, b netport.PeerID, limited bool) {
 	l, _ := n.link(a, b)
 	l.mu.Lock()
@@ -359,7 +392,10 @@ func (n *Net) open(c *conn, from *Node, to netport.PeerID, proto netport.Protoco
 	l.mu.Lock()
 	l.streams[side]++
 	l.mu.Unlock()
+	relayed := l.isLimited()
 	p := newPair(n, c, l, side, from.id, to)
+	p.ends[0].addr = netport.Addr{IP: n.addrs[to], Relayed: relayed}
+	p.ends[1].addr = netport.Addr{IP: n.addrs[from.id], Relayed: relayed}
 	c.streams[p] = struct{}{}
 	go func() {
 		defer target.wg.Done()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"runtime"
 	"slices"
 	"sync"
@@ -314,6 +315,44 @@ func TestLimited(t *testing.T) {
 	s.Close()
 	n.SetLimited("a", "b", false)
 	roundTrip(t, a, b, []byte("direct"))
+}
+
+// Each node has an address of its own unless set; SetAddr puts several
+// behind one; both ends see the other's, marked relayed on a limited link;
+// a restart keeps the address.
+func TestAddr(t *testing.T) {
+	n, nodes := newNet(t, "a", "b", "c")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	if n.Addr("a") == n.Addr("b") || !n.Addr("a").IsValid() || n.Addr("zz").IsValid() {
+		t.Fatalf("default addresses a %v b %v, unmade node %v", n.Addr("a"), n.Addr("b"), n.Addr("zz"))
+	}
+	shared := netip.MustParseAddr("192.0.2.7")
+	n.SetAddr("b", shared)
+	n.SetAddr("c", shared)
+	ch := held(a)
+	for _, tc := range []struct {
+		from    *memnet.Node
+		limited bool
+	}{{b, false}, {c, false}, {b, true}} {
+		n.SetLimited(tc.from.Self(), "a", tc.limited)
+		s, err := tc.from.NewStream(netport.AllowLimited(ctx(t), "test"), "a", proto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := recv(t, ch)
+		if want := (netport.Addr{IP: shared, Relayed: tc.limited}); r.RemoteAddr() != want {
+			t.Fatalf("a sees %s at %v, want %v", tc.from.Self(), r.RemoteAddr(), want)
+		}
+		if want := (netport.Addr{IP: n.Addr("a"), Relayed: tc.limited}); s.RemoteAddr() != want {
+			t.Fatalf("%s sees a at %v, want %v", tc.from.Self(), s.RemoteAddr(), want)
+		}
+		s.Reset()
+	}
+	before := n.Addr("a")
+	a.Close()
+	if a = n.Node("a"); n.Addr("a") != before {
+		t.Fatalf("a restarted at %v, was %v", n.Addr("a"), before)
+	}
 }
 
 func TestNodeClose(t *testing.T) {

@@ -45,6 +45,7 @@ type stream struct {
 	p      *pair
 	i      int
 	remote netport.PeerID
+	addr   netport.Addr
 	once   sync.Once
 }
 
@@ -54,6 +55,7 @@ func (s *stream) out() *pipe { return s.p.pipes[s.i] }
 func (s *stream) Read(b []byte) (int, error)  { return s.in().read(b) }
 func (s *stream) Write(b []byte) (int, error) { return s.out().write(b) }
 func (s *stream) Remote() netport.PeerID      { return s.remote }
+func (s *stream) RemoteAddr() netport.Addr    { return s.addr }
 
 // CloseWrite sends EOF after what was written; reading goes on.
 func (s *stream) CloseWrite() error {

@@ -33,6 +33,7 @@ const (
 	protoTalk     netport.ProtocolID = "/porttest/talk/1.0.0"
 	protoNone     netport.ProtocolID = "/porttest/none/1.0.0"
 	protoIdentity netport.ProtocolID = "/porttest/identity/1.0.0"
+	protoAddr     netport.ProtocolID = "/porttest/addr/1.0.0"
 )
 
 // Run runs the suite. mk returns n fresh networks (devices) that are not
@@ -52,6 +53,7 @@ func Run(t *testing.T, mk func(t *testing.T, n int) []netport.Network) {
 		{"Reset", 2, testReset},
 		{"Deadlines", 2, testDeadlines},
 		{"RemoteIdentity", 3, testRemoteIdentity},
+		{"RemoteAddr", 2, testRemoteAddr},
 		{"NoHandler", 2, testNoHandler},
 		{"HandlerRemoved", 2, testHandlerRemoved},
 		{"Connect", 2, testConnect},
@@ -459,6 +461,41 @@ func testRemoteIdentity(t *testing.T, nets []netport.Network) {
 		}
 		if r := <-seen; r != from.Self() {
 			t.Fatalf("handler's Remote %s, want %s", r, from.Self())
+		}
+		s.Close()
+	}
+}
+
+// testRemoteAddr: on a direct connection both ends know the other's IP,
+// not relayed, and it is the same for every stream between the two.
+func testRemoteAddr(t *testing.T, nets []netport.Network) {
+	a, b := nets[0], nets[1]
+	seen := make(chan netport.Addr, 2)
+	b.Handle(protoAddr, func(s netport.Stream) {
+		seen <- s.RemoteAddr()
+		s.Close()
+	})
+	var first netport.Addr
+	for i := range 2 {
+		s := open(t, a, b, protoAddr)
+		s.CloseWrite()
+		io.Copy(io.Discard, s)
+		if at := s.RemoteAddr(); !at.IP.IsValid() || at.Relayed || at.Source() == "" {
+			t.Fatalf("opener's RemoteAddr %+v, want a direct one with an IP", at)
+		}
+		var at netport.Addr
+		select {
+		case at = <-seen:
+		case <-time.After(Timeout):
+			t.Fatal("the handler never got the stream")
+		}
+		if !at.IP.IsValid() || at.Relayed {
+			t.Fatalf("handler's RemoteAddr %+v, want a direct one with an IP", at)
+		}
+		if i == 0 {
+			first = at
+		} else if at.Source() != first.Source() {
+			t.Fatalf("handler's RemoteAddr %v, then %v on the same connection", first, at)
 		}
 		s.Close()
 	}
