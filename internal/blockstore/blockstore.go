@@ -174,6 +174,8 @@ type CompactReport struct {
 	BlocksCopied   int      `json:"blocks_copied"`
 	BytesCopied    int64    `json:"bytes_copied"`
 	BytesFreed     int64    `json:"bytes_freed"`       // disk bytes before minus after
+	PacksPunched   int      `json:"packs_punched"`     // packs too large to rewrite in the free space, whose dead records were punched out in place
+	BytesPunched   int64    `json:"bytes_punched"`     // disk bytes those holes gave back
 	Skipped        []string `json:"skipped,omitempty"` // packs left alone because of errors, with the reason
 }
 

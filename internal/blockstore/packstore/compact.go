@@ -11,7 +11,9 @@ import (
 
 	"github.com/peer-node/peer/internal/blockstore"
 	"github.com/peer-node/peer/internal/cid"
+	"github.com/peer-node/peer/internal/diskspace"
 	"github.com/peer-node/peer/internal/fsutil"
+	"github.com/peer-node/peer/internal/kv"
 )
 
 // Verify flushes, then reads every indexed block and checks its record and
@@ -106,10 +108,39 @@ func (s *Store) Compact(ctx context.Context, progress func(done, total int)) (bl
 		s.smu.RLock()
 		st := s.stats[id]
 		s.smu.RUnlock()
+		if st.count > 0 && s.opts.Space != nil {
+			// Rewriting copies the live records before the old pack goes:
+			// that much must be free (the reserve may be used).
+			if need, free := st.liveRec+compactMargin, s.opts.Space.Free(); free < need {
+				// Too little room to rewrite it: give the dead records'
+				// space back in place instead.
+				n, err := s.punchDead(ctx, id, st.end)
+				if err != nil {
+					rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: rewriting it needs %d bytes free, %d are; %v", packName(id), need, free, err))
+				} else {
+					rep.PacksPunched++
+					rep.BytesPunched += n
+				}
+				report(int(st.end))
+				continue
+			}
+		}
 		if st.count > 0 {
 			n, b, err := s.copyLive(ctx, id, st.end, report)
 			rep.BlocksCopied += n
 			rep.BytesCopied += b
+			if errors.Is(err, diskspace.ErrDiskFull) {
+				// The disk filled up while copying: what was copied
+				// stays staged (committed as moves by a later flush);
+				// give the dead records' space back in place.
+				if n, perr := s.punchDead(ctx, id, st.end); perr != nil {
+					rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: %v; %v", packName(id), err, perr))
+				} else {
+					rep.PacksPunched++
+					rep.BytesPunched += n
+				}
+				continue
+			}
 			var skip *skipError
 			if errors.As(err, &skip) {
 				rep.Skipped = append(rep.Skipped, skip.Error())
@@ -152,16 +183,19 @@ func (s *Store) chooseLocked() ([]uint32, int) {
 	var cands []uint32
 	var disk, dead, total int64
 	for id, st := range s.stats {
-		disk += st.end
-		dead += st.deadBytes
+		// Punched dead bytes take no disk space: only the rest is worth
+		// rewriting a pack for.
+		rec := st.deadBytes - st.punched
+		disk += st.end - st.punched
+		dead += rec
 		if st.deadBytes == 0 {
 			continue
 		}
-		ratio := float64(st.deadBytes) / float64(st.liveRec+st.deadBytes)
+		ratio := float64(rec) / float64(max(st.liveRec+rec, 1))
 		if st.count == 0 || ratio >= s.opts.CompactThreshold {
 			cands = append(cands, id)
-			disk -= st.end - st.liveRec
-			dead -= st.deadBytes
+			disk -= st.end - st.punched - st.liveRec
+			dead -= rec
 			total += st.end
 		} else {
 			rest = append(rest, pk{id, ratio})
@@ -182,13 +216,90 @@ func (s *Store) chooseLocked() ([]uint32, int) {
 		}
 		st := s.stats[p.id]
 		cands = append(cands, p.id)
-		disk -= st.end - st.liveRec
-		dead -= st.deadBytes
+		disk -= st.end - st.punched - st.liveRec
+		dead -= st.deadBytes - st.punched
 		total += st.end
 	}
 	slices.Sort(cands)
 	return cands, int(total)
 }
+
+// holeUnit is the granularity at which file systems give space back: a
+// hole covers only the whole units inside the range punched.
+const holeUnit = 4096
+
+// punchDead gives the data of pack id's dead records back to the file
+// system as holes, in place: what Compact does when the disk has no room to
+// copy the live records elsewhere. It scans the records as copyLive does;
+// a record is dead when the committed index does not point at it (only
+// the committed index survives a crash, and a location once dead never
+// becomes live again). Headers stay, so the pack can still be scanned and
+// rewritten later; only data nothing points at is zeroed. The pack's
+// punched counter is set to what its holes now cover, so punching again is
+// harmless. It returns the bytes newly given back.
+func (s *Store) punchDead(ctx context.Context, id uint32, end int64) (int64, error) {
+	s.fmu.RLock()
+	f := s.files[id]
+	s.fmu.RUnlock()
+	if f == nil {
+		return 0, fmt.Errorf("%s: file missing", packName(id))
+	}
+	hdr := make([]byte, MaxRecordHeaderSize)
+	var holes int64
+	for off := int64(packHeaderSize); off < end; {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		hn := int(min(int64(len(hdr)), end-off))
+		if _, err := f.ReadAt(hdr[:hn], off); err != nil {
+			return 0, fmt.Errorf("read at %d: %v", off, err)
+		}
+		h, err := DecodeRecordHeader(hdr[:hn])
+		if err != nil {
+			return 0, fmt.Errorf("record at %d: %v", off, err)
+		}
+		rl := int64(h.Len + h.DataLen)
+		v, err := s.index.Get(blockKey(h.CID))
+		live := err == nil
+		if live {
+			loc, derr := decodeLocation(v)
+			live = derr != nil || (loc.pack == id && loc.off == off)
+		} else if !errors.Is(err, kv.ErrNotFound) {
+			return 0, err
+		}
+		from := (off + int64(h.Len) + holeUnit - 1) / holeUnit * holeUnit
+		to := (off + rl) / holeUnit * holeUnit
+		if !live && to > from {
+			if err := punchHole(f, from, to-from); err != nil {
+				return 0, fmt.Errorf("punch holes: %w", err)
+			}
+			holes += to - from
+		}
+		off += rl
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.smu.Lock()
+	st, ok := s.stats[id]
+	gained := holes - st.punched
+	st.punched = holes
+	if ok {
+		s.stats[id] = st
+	}
+	s.smu.Unlock()
+	if !ok {
+		return 0, nil
+	}
+	if err := s.index.Set(packKey(id), st.encode()); err != nil {
+		return 0, err
+	}
+	s.log.Info("packstore: punched out dead records (no room to rewrite the pack)", "pack", packName(id), "bytes", gained)
+	return max(gained, 0), nil
+}
+
+// compactMargin is the room, besides the live records it copies, that
+// rewriting a pack leaves for the index's own writes.
+const compactMargin = 2 << 20
 
 type skipError struct{ msg string }
 

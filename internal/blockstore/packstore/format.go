@@ -142,9 +142,15 @@ type packStats struct {
 	liveRec   int64 // bytes of live records (headers + data)
 	liveData  int64 // bytes of live block data
 	deadBytes int64 // bytes of deleted or moved records
+	punched   int64 // of deadBytes, those given back to the file system as holes
 }
 
-const packStatsSize = 40
+// packStatsSize is the size of encoded counters; packStatsSizeV1 that of
+// counters written before holes were punched (no punched field).
+const (
+	packStatsSize   = 48
+	packStatsSizeV1 = 40
+)
 
 func (p packStats) encode() []byte {
 	b := make([]byte, packStatsSize)
@@ -153,20 +159,25 @@ func (p packStats) encode() []byte {
 	binary.BigEndian.PutUint64(b[16:], uint64(p.liveRec))
 	binary.BigEndian.PutUint64(b[24:], uint64(p.liveData))
 	binary.BigEndian.PutUint64(b[32:], uint64(p.deadBytes))
+	binary.BigEndian.PutUint64(b[40:], uint64(p.punched))
 	return b
 }
 
 func decodePackStats(b []byte) (packStats, error) {
-	if len(b) != packStatsSize {
+	if len(b) != packStatsSize && len(b) != packStatsSizeV1 {
 		return packStats{}, fmt.Errorf("%w: pack counters of %d bytes", blockstore.ErrUnsupportedFormat, len(b))
 	}
-	return packStats{
+	p := packStats{
 		end:       int64(binary.BigEndian.Uint64(b)),
 		count:     int64(binary.BigEndian.Uint64(b[8:])),
 		liveRec:   int64(binary.BigEndian.Uint64(b[16:])),
 		liveData:  int64(binary.BigEndian.Uint64(b[24:])),
 		deadBytes: int64(binary.BigEndian.Uint64(b[32:])),
-	}, nil
+	}
+	if len(b) == packStatsSize {
+		p.punched = int64(binary.BigEndian.Uint64(b[40:]))
+	}
+	return p, nil
 }
 
 func blockKey(c cid.CID) []byte {

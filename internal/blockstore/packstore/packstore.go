@@ -66,6 +66,7 @@ import (
 
 	"github.com/peer-node/peer/internal/blockstore"
 	"github.com/peer-node/peer/internal/cid"
+	"github.com/peer-node/peer/internal/diskspace"
 	"github.com/peer-node/peer/internal/fsutil"
 	"github.com/peer-node/peer/internal/kv"
 )
@@ -87,8 +88,22 @@ type Options struct {
 	// deleting data and compacting returns disk use to within a few percent
 	// of what live data needs.
 	MaxDeadFraction float64
+	// Space, when set, is asked before every Put for the room its record
+	// takes (a diskspace.Guard): a refusal is returned as it is and nothing
+	// is written. Compaction asks it how much is free before rewriting a
+	// pack, but may use the reserve.
+	Space Space
 	// Logger receives notes about recovery and compaction; nil discards them.
 	Logger *slog.Logger
+}
+
+// Space is the disk-space budget a Store keeps to (diskspace.Guard).
+type Space interface {
+	// Check asks for n bytes of new data: nil, or an error wrapping
+	// diskspace.ErrDiskFull.
+	Check(n int64) error
+	// Free is the space free now, reserve included.
+	Free() int64
 }
 
 const (
@@ -116,7 +131,7 @@ type Store struct {
 	buf          []byte
 	nextID       uint32
 	pendingBytes int64
-	broken       error // a failed write leaves the active pack unusable until reopened
+	broken       error // a failed fsync leaves the active pack unusable until reopened
 
 	// written is how much of the active pack has been handed to the OS.
 	written atomic.Int64
@@ -323,7 +338,16 @@ func (s *Store) open() error {
 		s.written.Store(s.activeEnd)
 		return nil
 	}
-	return s.rollLocked()
+	if err := s.rollLocked(); err != nil {
+		if !errors.Is(err, diskspace.ErrDiskFull) {
+			return err
+		}
+		// No room (or a read-only index) for a new pack: serve reads;
+		// every write gets this error until the store is reopened.
+		s.log.Warn("packstore: no room for a new pack; blocks can be read, not written", "err", err)
+		s.broken = err
+	}
+	return nil
 }
 
 // rollLocked starts a new, empty active pack. Anything staged must have
@@ -596,6 +620,11 @@ func (s *Store) Put(ctx context.Context, c cid.CID, data []byte) error {
 	if ok, err := s.Has(ctx, c); err != nil || ok {
 		return err
 	}
+	if s.opts.Space != nil {
+		if err := s.opts.Space.Check(recordLen(c, len(data))); err != nil {
+			return err
+		}
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if err := s.writable(); err != nil {
@@ -643,20 +672,18 @@ func (s *Store) appendLocked(c cid.CID, data []byte, from *location) error {
 		s.filterAddLocked(c)
 	}
 	s.buf = appendRecordHeader(s.buf, c.Bytes(), len(data))
+	var err error
 	if len(data) < directWriteAt && len(s.buf)+len(data) <= cap(s.buf) {
 		s.buf = append(s.buf, data...)
-	} else {
-		if err := s.writeBufLocked(); err != nil {
-			return err
-		}
-		if err := s.writeLocked(data); err != nil {
-			return err
-		}
+	} else if err = s.writeBufLocked(); err == nil {
+		err = s.writeLocked(data)
 	}
-	if len(s.buf) >= writeBufSize/2 {
-		if err := s.writeBufLocked(); err != nil {
-			return err
-		}
+	if err == nil && len(s.buf) >= writeBufSize/2 {
+		err = s.writeBufLocked()
+	}
+	if err != nil {
+		s.unappendLocked(loc.off)
+		return err
 	}
 	s.activeEnd += rl
 	s.pendingBytes += rl
@@ -669,11 +696,31 @@ func (s *Store) appendLocked(c cid.CID, data []byte, from *location) error {
 	return nil
 }
 
+// unappendLocked takes back a record whose write failed: the pack and
+// the buffer end at off again (the record's start), as if it had never
+// been appended. Records before off are untouched: those written stay,
+// those still buffered stay buffered.
+func (s *Store) unappendLocked(off int64) {
+	if w := s.written.Load(); w > off {
+		s.buf = s.buf[:0]
+		s.written.Store(off)
+	} else {
+		s.buf = s.buf[:off-w]
+	}
+	// A partial write may have grown the file past what is accounted;
+	// the next write overwrites it, and Open truncates any such tail.
+	_ = s.activeF.Truncate(s.written.Load())
+}
+
+// writeLocked writes p at the end of what the active pack holds. A failure
+// leaves the accounting as it was (the caller takes back what it had
+// buffered); no space left on the device is reported as diskspace's
+// ErrDiskFull and the store stays usable.
 func (s *Store) writeLocked(p []byte) error {
 	off := s.written.Load()
 	if _, err := s.activeF.WriteAt(p, off); err != nil {
-		s.broken = fmt.Errorf("packstore: write %s: %w (reopen the store to recover)", packName(s.activeID), err)
-		return s.broken
+		_ = s.activeF.Truncate(off)
+		return diskspace.NoSpace(fmt.Errorf("packstore: write %s: %w", packName(s.activeID), err))
 	}
 	end := off + int64(len(p))
 	s.written.Store(end)
@@ -772,10 +819,11 @@ func (s *Store) flushLocked() error {
 		err = s.index.Sync()
 	}
 	if err != nil {
-		// The pack bytes are synced but unindexed: dead tail, truncated on
-		// the next Open. Keep the staged entries readable meanwhile.
-		s.broken = fmt.Errorf("packstore: commit index: %w (reopen the store to recover)", err)
-		return s.broken
+		// The pack bytes are synced but unindexed. Keep the staged entries
+		// readable and try the commit again at the next flush (if the
+		// process ends first, they are a dead tail, truncated on the next
+		// Open).
+		return diskspace.NoSpace(fmt.Errorf("packstore: commit index: %w", err))
 	}
 	s.smu.Lock()
 	for id, st := range newStats {
@@ -921,7 +969,7 @@ func (s *Store) Stats(ctx context.Context) (blockstore.Stats, error) {
 		st.Blocks += p.count
 		st.LiveBytes += p.liveData
 		st.OverheadBytes += p.liveRec - p.liveData + packHeaderSize
-		st.DeadBytes += p.deadBytes
+		st.DeadBytes += p.deadBytes - p.punched
 	}
 	st.PendingBlocks = len(s.staged)
 	for c, e := range s.staged {
@@ -937,7 +985,7 @@ func (s *Store) Stats(ctx context.Context) (blockstore.Stats, error) {
 	return st, err
 }
 
-// diskUsage sums the real sizes of the pack files.
+// diskUsage sums the sizes of the pack files, less the holes punched in them.
 func (s *Store) diskUsage() (int64, int, error) {
 	s.fmu.RLock()
 	defer s.fmu.RUnlock()
@@ -949,6 +997,11 @@ func (s *Store) diskUsage() (int64, int, error) {
 		}
 		n += fi.Size()
 	}
+	s.smu.RLock()
+	for _, st := range s.stats {
+		n -= st.punched
+	}
+	s.smu.RUnlock()
 	return n, len(s.files), nil
 }
 
@@ -962,8 +1015,10 @@ func (s *Store) Close() error {
 	if s.closed.Load() {
 		return nil
 	}
-	err := s.broken // blocks put since the last flush are lost; say so
-	if err == nil {
+	var err error
+	if s.broken != nil && (len(s.staged) > 0 || len(s.buf) > 0) {
+		err = s.broken // blocks put since the last flush are lost; say so
+	} else if s.broken == nil {
 		err = s.flushLocked()
 	}
 	s.closed.Store(true)
