@@ -68,6 +68,10 @@ type Options struct {
 	// Logger receives Pebble's log messages (informational ones at Debug
 	// level). Nil discards them.
 	Logger *slog.Logger
+	// ReadOnly, when set, opens the store without writing anything (no
+	// flush, no new files: what a full disk allows); every write returns
+	// this error. A new store cannot be opened read-only.
+	ReadOnly error
 }
 
 const (
@@ -82,6 +86,7 @@ type Store struct {
 	db    *pebble.DB
 	lock  *pebble.Lock
 	wopts *pebble.WriteOptions
+	roErr error // opened read-only: what writes return
 
 	// mu guards closed and the use of db: every operation that touches db
 	// holds it for reading; Close holds it for writing, so it never closes
@@ -139,6 +144,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		// ratchets the on-disk format; raise it deliberately.
 		FormatMajorVersion: pebble.FormatValueSeparation,
 		Logger:             logger{opts.Logger},
+		ReadOnly:           opts.ReadOnly != nil,
 	}
 	db, err := pebble.Open(abs, po)
 	if err != nil {
@@ -152,6 +158,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		wopts: pebble.Sync,
 		iters: map[*iterator]struct{}{},
 		snaps: map[*snapshot]struct{}{},
+		roErr: opts.ReadOnly,
 	}
 	if opts.NoSync {
 		s.wopts = pebble.NoSync
@@ -189,6 +196,9 @@ func (s *Store) checkFormat() error {
 	if !empty {
 		return fmt.Errorf("pebblekv: %s: %w: no format marker in a non-empty database",
 			s.dir, kv.ErrUnsupportedFormat)
+	}
+	if s.roErr != nil {
+		return fmt.Errorf("pebblekv: %s: a new store cannot be opened read-only: %w", s.dir, s.roErr)
 	}
 	if err := s.db.Set(formatKey, []byte(strconv.Itoa(FormatVersion)), pebble.Sync); err != nil {
 		return fmt.Errorf("pebblekv: %s: write format marker: %w", s.dir, err)
@@ -303,6 +313,9 @@ func (s *Store) Set(key, value []byte) error {
 	if s.closed {
 		return kv.ErrClosed
 	}
+	if s.roErr != nil {
+		return s.roErr
+	}
 	return s.db.Set(key, value, s.wopts)
 }
 
@@ -315,6 +328,9 @@ func (s *Store) Delete(key []byte) error {
 	defer s.mu.RUnlock()
 	if s.closed {
 		return kv.ErrClosed
+	}
+	if s.roErr != nil {
+		return s.roErr
 	}
 	return s.db.Delete(key, s.wopts)
 }
@@ -345,6 +361,9 @@ func (s *Store) Sync() error {
 	defer s.mu.RUnlock()
 	if s.closed {
 		return kv.ErrClosed
+	}
+	if s.roErr != nil {
+		return nil // nothing was written
 	}
 	// An empty log record written with Sync forces an fsync of the log up to
 	// and including every earlier write.
@@ -429,6 +448,9 @@ func (b *batch) Commit() error {
 	}
 	if b.n == 0 {
 		return nil
+	}
+	if s.roErr != nil {
+		return s.roErr
 	}
 	return s.db.Apply(b.pb, s.wopts)
 }

@@ -324,3 +324,43 @@ type quiet struct{}
 func (quiet) Infof(string, ...any)         {}
 func (quiet) Errorf(string, ...any)        {}
 func (quiet) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
+
+// TestReadOnly: a store opened read-only reads what it holds and refuses
+// every write with the error it was given; a new store cannot be.
+func TestReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	s, err := pebblekv.Open(dir, pebblekv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set([]byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("refused: disk full")
+	ro, err := pebblekv.Open(dir, pebblekv.Options{ReadOnly: refused})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if v, err := ro.Get([]byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("Get = %q, %v", v, err)
+	}
+	b := ro.NewBatch()
+	_ = b.Set([]byte("b"), []byte("1"))
+	for name, err := range map[string]error{
+		"set": ro.Set([]byte("k2"), []byte("v")), "delete": ro.Delete([]byte("k")), "batch": b.Commit(),
+	} {
+		if !errors.Is(err, refused) {
+			t.Errorf("%s on a read-only store = %v", name, err)
+		}
+	}
+	if err := ro.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pebblekv.Open(t.TempDir(), pebblekv.Options{ReadOnly: refused}); err == nil {
+		t.Fatalf("new store opened read-only: %v", err)
+	}
+}
