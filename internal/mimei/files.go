@@ -252,6 +252,9 @@ func (s *Store) parentsLocked(b kv.Writer, id ID, dir string, parents bool, now 
 // replacing a file there. The content is durable before the path points
 // at it: a crash leaves the old file or the new one.
 func (s *Store) Put(ctx context.Context, id ID, p string, r io.Reader, opts PutOptions) (Entry, error) {
+	if err := s.room(newDataBytes); err != nil {
+		return Entry{}, err
+	}
 	p, err := CleanPath(p)
 	if err != nil {
 		return Entry{}, err
@@ -323,6 +326,9 @@ func (s *Store) setFileLocked(id ID, p string, root cid.CID, size int64, opts Pu
 // Mkdir creates directory p. With parents, missing ancestors are created
 // and an existing directory is no error.
 func (s *Store) Mkdir(id ID, p string, parents bool) (Entry, error) {
+	if err := s.room(newDataBytes); err != nil {
+		return Entry{}, err
+	}
 	p, err := CleanPath(p)
 	if err != nil {
 		return Entry{}, err
@@ -596,6 +602,9 @@ const (
 // flushed, so a crash keeps a prefix of the archive. progress, if set, is
 // called with the file bytes stored so far.
 func (s *Store) Import(ctx context.Context, id ID, dir string, r io.Reader, progress func(n int64)) (ImportResult, error) {
+	if err := s.room(newDataBytes); err != nil {
+		return ImportResult{}, err
+	}
 	dir, err := CleanPath(dir)
 	if err != nil {
 		return ImportResult{}, err

@@ -86,6 +86,9 @@ type Import struct {
 // as it is, the version stays on the line, the divergence is listed by
 // Branches (BranchDiverged) and reported with ErrDiverged.
 func (s *Store) ImportVersion(ctx context.Context, in Import) (VersionInfo, error) {
+	if err := s.room(newDataBytes); err != nil {
+		return VersionInfo{}, err
+	}
 	id, spec, err := NewID(in.Spec)
 	if err != nil {
 		return VersionInfo{}, err

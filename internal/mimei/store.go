@@ -42,6 +42,10 @@ type Options struct {
 	// the block store (sharing manifests): GC keeps them, Verify checks
 	// them.
 	MarkExtra func(ctx context.Context, fn func(cid.CID) error) error
+	// Space, if set, is asked before new data is written (space.go): a
+	// refusal (diskspace.ErrDiskFull) is returned as it is. Deleting, GC
+	// and verification never ask it.
+	Space Space
 }
 
 // Store holds a node's MiMei: for each one a file space and a database
@@ -163,6 +167,9 @@ func (s *Store) Create(spec Spec, rights Rights, keep int) (Meta, error) {
 
 // create registers a MiMei (origin set for forks) with its retention.
 func (s *Store) create(spec Spec, rights Rights, origin *Origin, keep int) (Meta, error) {
+	if err := s.room(newDataBytes); err != nil {
+		return Meta{}, err
+	}
 	if keep < 0 {
 		return Meta{}, fmt.Errorf("%w: keep must be 0 (all) or positive, not %d", ErrBadSpec, keep)
 	}
@@ -216,7 +223,7 @@ func (s *Store) DB(id ID) (*mimeidb.DB, error) {
 	if db, ok := s.dbs[id]; ok {
 		return db, nil
 	}
-	db, err := mimeidb.Open(s.kv, dbPrefix(id))
+	db, err := mimeidb.Open(growing(s.kv, s.opts.Space), dbPrefix(id))
 	if err != nil {
 		return nil, err
 	}

@@ -129,7 +129,7 @@ func (s *Store) loadVDB(ctx context.Context, v *Version, c cid.CID) error {
 	if err != nil {
 		return fmt.Errorf("version %d database: %w", v.Number, err)
 	}
-	if _, err := mimeidb.LoadExport(ctx, s.kv, prefix, r); err != nil {
+	if _, err := mimeidb.LoadExport(ctx, growing(s.kv, s.opts.Space), prefix, r); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

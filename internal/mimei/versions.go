@@ -324,6 +324,9 @@ func (s *Store) freeze(ctx context.Context, snap kv.Reader, id ID) (files, db ci
 // version is listed, so a crash leaves the version whole or absent. Then
 // the retention policy prunes old versions.
 func (s *Store) Backup(ctx context.Context, id ID, memo string) (VersionInfo, error) {
+	if err := s.room(newDataBytes); err != nil {
+		return VersionInfo{}, err
+	}
 	if len(memo) > MaxMemoLen {
 		return VersionInfo{}, fmt.Errorf("%w: memo of %d bytes (max %d)", ErrMalformed, len(memo), MaxMemoLen)
 	}
