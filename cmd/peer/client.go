@@ -32,9 +32,26 @@ func (a *app) statusCmd() *cobra.Command {
 			fmt.Fprintf(tw, "personas:\t%d\n", s.Personas)
 			fmt.Fprintf(tw, "keys sealed:\t%v\n", s.Sealed)
 			fmt.Fprintf(tw, "data:\t%s\n", s.DataDir)
+			if d := s.Disk; d != nil {
+				fmt.Fprintf(tw, "disk:\t%s\n", diskLine(d))
+			}
 			return tw.Flush()
 		},
 	}
+}
+
+// diskLine describes the disk for `peer status`.
+func diskLine(d *apiv1.Disk) string {
+	line := fmt.Sprintf("%s free of %s", fmtBytes(d.Free), fmtBytes(d.Total))
+	switch {
+	case d.ReadOnly:
+		line += " — FULL at start: the store is open read-only (reads only); free space on the disk, then restart the node"
+	case d.Level == "full":
+		line += fmt.Sprintf(" — FULL: new data is refused below the %s reserve; delete MiMei or old versions and run `peer store gc`, or free space on the disk", fmtBytes(d.Reserve))
+	case d.Level == "low":
+		line += fmt.Sprintf(" — low: writes stop at %s free", fmtBytes(d.Reserve))
+	}
+	return line
 }
 
 func fmtDur(sec float64) string {

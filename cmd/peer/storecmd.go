@@ -89,6 +89,9 @@ func (a *app) storeCmd() *cobra.Command {
 			fmt.Fprintf(tw, "live blocks:\t%d\n", r.Marked)
 			fmt.Fprintf(tw, "swept:\t%s (%s)\n", quantity(r.Swept, "block"), fmtBytes(r.SweptBytes))
 			fmt.Fprintf(tw, "packs rewritten:\t%d\n", r.PacksRewritten)
+			if r.PacksPunched > 0 {
+				fmt.Fprintf(tw, "punched in place:\t%s in %s (too little room to rewrite them)\n", fmtBytes(r.BytesPunched), quantity(r.PacksPunched, "pack"))
+			}
 			fmt.Fprintf(tw, "freed:\t%s (disk %s → %s)\n", fmtBytes(r.BytesFreed), fmtBytes(r.DiskBefore), fmtBytes(r.DiskAfter))
 			return tw.Flush()
 		},

@@ -25,7 +25,8 @@ type Identity struct {
 	APIURL  func() string // the address the API listens on (known once it listens); nil: ""
 	Started time.Time     // when the node started
 	DataDir string
-	Log     *slog.Logger // nil: no logging
+	Disk    func() *apiv1.Disk // the disk as the node budgets it; nil: not reported
+	Log     *slog.Logger       // nil: no logging
 }
 
 var _ httpapi.Backend = (*Identity)(nil)
@@ -51,10 +52,15 @@ func (b *Identity) Status(ctx context.Context) (apiv1.Status, error) {
 	if b.APIURL != nil {
 		api = b.APIURL()
 	}
+	var disk *apiv1.Disk
+	if b.Disk != nil {
+		disk = b.Disk()
+	}
 	return apiv1.Status{
 		Version: version.String(), Persona: b.Keys.DefaultPersona().ID, Device: b.Device, API: api,
 		Started: b.Started.UTC(), UptimeSeconds: time.Since(b.Started).Seconds(),
 		Personas: len(b.Keys.Personas()), Sealed: b.Keys.Sealed(), DataDir: b.DataDir,
+		Disk: disk,
 	}, nil
 }
 

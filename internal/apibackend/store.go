@@ -656,6 +656,7 @@ func (a *Store) StoreGC(ctx context.Context) (apiv1.GCReport, error) {
 		return apiv1.GCReport{}, storeError(err)
 	}
 	return apiv1.GCReport{Marked: r.Marked, Swept: r.Swept, SweptBytes: r.SweptBytes, PacksRewritten: r.Compact.PacksRewritten,
+		PacksPunched: r.Compact.PacksPunched, BytesPunched: r.Compact.BytesPunched,
 		BytesFreed: r.Compact.BytesFreed, DiskBefore: r.DiskBefore, DiskAfter: r.DiskAfter}, nil
 }
 

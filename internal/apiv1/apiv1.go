@@ -24,6 +24,7 @@ const (
 	CodeInternal       = "internal"
 	CodeUnavailable    = "unavailable"
 	CodeUnknownPersona = "unknown_persona"
+	CodeDiskFull       = "disk_full" // HTTP 507: the disk's free space is below the node's reserve; free space, then retry
 )
 
 // Error is the body of every non-2xx answer.
@@ -43,6 +44,21 @@ type Status struct {
 	Personas      int       `json:"personas"`
 	Sealed        bool      `json:"sealed"`
 	DataDir       string    `json:"data_dir"`
+	Disk          *Disk     `json:"disk,omitempty"`
+}
+
+// Disk is the disk under the data directory as the node budgets it
+// (docs/api.md, "Disk space"). Level is "ok", "low" (below Warn) or "full"
+// (below Reserve: new data is refused with disk_full).
+type Disk struct {
+	Level   string `json:"level"`
+	Free    int64  `json:"free"`
+	Total   int64  `json:"total"`
+	Reserve int64  `json:"reserve"`
+	Warn    int64  `json:"warn"`
+	// ReadOnly: the node started on a disk too full to open its store for
+	// writing; it serves reads and refuses every write until restarted.
+	ReadOnly bool `json:"read_only,omitempty"`
 }
 
 // Device describes this node's device identity. It never carries a private key.

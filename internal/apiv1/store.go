@@ -285,7 +285,12 @@ type GCReport struct {
 	Swept          int   `json:"swept"`
 	SweptBytes     int64 `json:"swept_bytes"`
 	PacksRewritten int   `json:"packs_rewritten"`
-	BytesFreed     int64 `json:"bytes_freed"`
-	DiskBefore     int64 `json:"disk_before"`
-	DiskAfter      int64 `json:"disk_after"`
+	// PacksPunched: packs too large to rewrite in the free space left,
+	// whose dead records were given back in place (holes); BytesPunched is
+	// what that gave back.
+	PacksPunched int   `json:"packs_punched"`
+	BytesPunched int64 `json:"bytes_punched"`
+	BytesFreed   int64 `json:"bytes_freed"`
+	DiskBefore   int64 `json:"disk_before"`
+	DiskAfter    int64 `json:"disk_after"`
 }

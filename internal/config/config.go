@@ -65,7 +65,10 @@ type Log struct {
 
 // Store configures the embedded storage engine.
 type Store struct {
-	CacheMB int `toml:"cache_mb"`
+	CacheMB    int `toml:"cache_mb"`
+	ReserveMB  int `toml:"reserve_mb"`
+	WarnFreeMB int `toml:"warn_free_mb"`
+	BallastMB  int `toml:"ballast_mb"`
 }
 
 // Network configures the peer-to-peer network (see docs/network.md).

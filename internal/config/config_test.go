@@ -24,6 +24,9 @@ func TestDefaults(t *testing.T) {
 		{"log.level", d.Log.Level, "info"},
 		{"log.format", d.Log.Format, "text"},
 		{"store.cache_mb", d.Store.CacheMB, 32},
+		{"store.reserve_mb", d.Store.ReserveMB, 0},
+		{"store.warn_free_mb", d.Store.WarnFreeMB, 0},
+		{"store.ballast_mb", d.Store.BallastMB, 0},
 		{"network.enabled", d.Network.Enabled, true},
 		{"network.listen", d.Network.Listen, "/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/udp/4001/quic-v1,/ip6/::/tcp/4001,/ip6/::/udp/4001/quic-v1"},
 		{"network.announce", d.Network.Announce, ""},
@@ -482,7 +485,8 @@ func TestPrecedence(t *testing.T) {
 		t.Errorf("Resolve = %+v\nwant %+v", got, want)
 	}
 	for _, k := range Keys() {
-		wantSet := k.Key != "api.allow_remote" && k.Key != "api.hosts" && !strings.HasPrefix(k.Key, "network.") && !strings.HasPrefix(k.Key, "share.")
+		wantSet := k.Key != "api.allow_remote" && k.Key != "api.hosts" && !strings.HasPrefix(k.Key, "network.") && !strings.HasPrefix(k.Key, "share.") &&
+			(!strings.HasPrefix(k.Key, "store.") || k.Key == "store.cache_mb")
 		if c.IsSet(k.Key) != wantSet {
 			t.Errorf("IsSet(%q) = %v, want %v", k.Key, c.IsSet(k.Key), wantSet)
 		}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/peer-node/peer/internal/apiv1"
+	"github.com/peer-node/peer/internal/diskspace"
 	"github.com/peer-node/peer/internal/events"
 	"github.com/peer-node/peer/internal/webui"
 	"github.com/prometheus/client_golang/prometheus"
@@ -454,7 +455,14 @@ func decodeJSON(r *http.Request, v any) error {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	var full *diskspace.FullError
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &full):
+		e = Errorf(http.StatusInsufficientStorage, apiv1.CodeDiskFull, "%v", full)
+	case errors.Is(err, diskspace.ErrDiskFull):
+		e = Errorf(http.StatusInsufficientStorage, apiv1.CodeDiskFull, "disk full: %v; free space by deleting MiMei or old versions and running `peer store gc`, or by freeing space on the disk", err)
+	default:
 		s.opts.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = Errorf(http.StatusInternalServerError, apiv1.CodeInternal, "internal error: %v", err)
 	}

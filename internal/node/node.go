@@ -27,6 +27,7 @@ import (
 	"github.com/peer-node/peer/internal/config"
 	"github.com/peer-node/peer/internal/contacts"
 	"github.com/peer-node/peer/internal/datadir"
+	"github.com/peer-node/peer/internal/diskspace"
 	"github.com/peer-node/peer/internal/events"
 	"github.com/peer-node/peer/internal/fsutil"
 	"github.com/peer-node/peer/internal/httpapi"
@@ -86,6 +87,7 @@ type Node struct {
 	flows    *share.Flows // nil when network.enabled = false
 	net      *netSvc      // nil when network.enabled = false
 	bus      *events.Bus
+	space    *diskspace.Guard
 	reg      *prometheus.Registry
 	srv      *http.Server
 	ln       net.Listener
@@ -223,13 +225,17 @@ func Start(opts Options) (n *Node, err error) {
 	if n.log == nil {
 		n.log = newLogger(n.cfg, opts.LogOutput)
 	}
+	n.bus = events.New(0)
+	if err = n.openDisk(); err != nil {
+		return n, err
+	}
 	if err = n.openKeys(opts); err != nil {
 		return n, err
 	}
 	if n.token, err = ensureToken(dir); err != nil {
 		return n, err
 	}
-	if n.store, err = pebblekv.Open(filepath.Join(dir, StoreDir), pebblekv.Options{CacheSize: int64(n.cfg.Store.CacheMB) << 20}); err != nil {
+	if n.store, err = pebblekv.Open(filepath.Join(dir, StoreDir), n.storeOptions()); err != nil {
 		return n, fmt.Errorf("open store: %w", err)
 	}
 	if err = n.openMiMei(); err != nil {
@@ -241,7 +247,6 @@ func Start(opts Options) (n *Node, err error) {
 	if err = n.openShare(); err != nil {
 		return n, err
 	}
-	n.bus = events.New(0)
 	n.reg = prometheus.NewRegistry()
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -257,7 +262,13 @@ func Start(opts Options) (n *Node, err error) {
 		return n, err
 	}
 	if err = datadir.WriteRuntime(dir, datadir.Runtime{Version: 1, PID: os.Getpid(), API: n.apiURL, Started: n.started}); err != nil {
-		return n, fmt.Errorf("write runtime file: %w", err)
+		if !errors.Is(diskspace.NoSpace(err), diskspace.ErrDiskFull) {
+			return n, fmt.Errorf("write runtime file: %w", err)
+		}
+		// A disk with not a byte free: serve anyway; only the CLI's way
+		// to find the API is missing.
+		n.log.Warn("disk full: cannot write node.json, so the CLI will not find this node; its API is at "+n.apiURL, "err", err)
+		err = nil
 	}
 	n.bus.Publish("node.started", map[string]string{"persona": n.keys.DefaultPersona().ID, "device": n.deviceID})
 	n.log.Info("node started", "persona", n.keys.DefaultPersona().ID, "device", n.deviceID, "api", n.apiURL, "data", dir)
@@ -310,7 +321,7 @@ func (n *Node) serveAPI() error {
 	}
 	api, err := httpapi.New(httpapi.Options{
 		Token: n.token, MaxBodyBytes: n.cfg.API.MaxBodyBytes,
-		Backend: &apibackend.Identity{Keys: n.keys, Device: n.deviceID, APIURL: n.APIURL, Started: n.started, DataDir: n.dir, Log: n.log},
+		Backend: &apibackend.Identity{Keys: n.keys, Device: n.deviceID, APIURL: n.APIURL, Started: n.started, DataDir: n.dir, Disk: n.apiDisk, Log: n.log},
 		Store:   &apibackend.Store{MiMei: n.mimei, Keys: n.keys, AfterBackup: afterBackup, StoreDir: filepath.Join(n.dir, StoreDir)},
 		Net:     &netAPI{n: n},
 		Share:   &apibackend.Share{Service: n.share, Flows: n.flows, Contacts: n.contacts, MiMei: n.mimei},
@@ -336,6 +347,7 @@ func (n *Node) serveAPI() error {
 	n.apiURL = "http://" + n.ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
+	go n.watchDisk(ctx, 15*time.Second)
 	n.srv = &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -436,11 +448,11 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // openMiMei opens the block store (pack files under blocks/, their index in
 // the shared embedded store) and the MiMei store over both.
 func (n *Node) openMiMei() (err error) {
-	if n.blocks, err = packstore.Open(filepath.Join(n.dir, BlocksDir), n.store, packstore.Options{}); err != nil {
+	if n.blocks, err = packstore.Open(filepath.Join(n.dir, BlocksDir), n.store, packstore.Options{Space: n.space, Logger: n.log.With("part", "blocks")}); err != nil {
 		return fmt.Errorf("open block store: %w", err)
 	}
 	n.mimei, err = mimei.NewStore(mimei.Options{
-		KV: n.store, Blocks: n.blocks, Logger: n.log,
+		KV: n.store, Blocks: n.blocks, Logger: n.log, Space: n.space,
 		Signer: func(persona string) (mimei.Signer, error) {
 			cert, err := n.keys.DeviceCert(persona)
 			if err != nil {

@@ -496,6 +496,10 @@ try {
     await b.page.getByRole('button', { name: 'Log in with the token' }).click();
     await b.page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
     await b.page.locator('#live', { hasText: 'Live' }).waitFor();
+    // B's warning threshold is above any disk: its pages carry the banner,
+    // A's do not.
+    await b.page.locator('#disk', { hasText: 'Disk space is low' }).waitFor();
+    assert.equal(await page.locator('#disk').isVisible(), false);
   });
 
   await step('Contacts: A creates an invite, B accepts it, each lists the other', async () => {

@@ -68,7 +68,8 @@ func TestBrowser(t *testing.T) {
 	}
 
 	a := startNode(t, bin)
-	b := startNode(t, bin)
+	// B warns of a low disk whatever its disk holds (the banner's check).
+	b := startNode(t, bin, "PEER_STORE_WARN_FREE_MB=1048576")
 	// B connects to A, so A's Network page has a (direct) connection to show.
 	var ns struct {
 		PeerID      string   `json:"peer_id"`
@@ -152,7 +153,7 @@ func (s *syncBuffer) String() string {
 
 // startNode runs `peer up` on a fresh data directory and waits for its
 // start-up lines (persona, device, api).
-func startNode(t *testing.T, bin string) *node {
+func startNode(t *testing.T, bin string, extraEnv ...string) *node {
 	t.Helper()
 	data := t.TempDir()
 	cmd := exec.Command(bin, "up", "--data", data, "--api-listen", "127.0.0.1:0")
@@ -162,6 +163,7 @@ func startNode(t *testing.T, bin string) *node {
 		}
 	}
 	cmd.Env = append(cmd.Env, loopbackNet...)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	n := &node{cmd: cmd, stderr: &syncBuffer{}}
 	cmd.Stderr = n.stderr
 	stdout, err := cmd.StdoutPipe()

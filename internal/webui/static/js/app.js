@@ -6,7 +6,7 @@
 
 import { get, onLoggedOut } from './api.js';
 import * as events from './events.js';
-import { fill, flash, h, short } from './ui.js';
+import { bytes, fill, flash, h, short } from './ui.js';
 import * as login from './pages/login.js';
 import * as home from './pages/home.js';
 import * as files from './pages/files.js';
@@ -73,8 +73,33 @@ async function check() {
     if (e.status !== 401) throw e;
   }
   document.getElementById('nav').hidden = !session.whoami;
-  if (session.whoami) events.connect();
-  else events.disconnect();
+  if (session.whoami) {
+    events.connect();
+    get('/status').then((s) => showDisk(s.disk), () => {});
+  } else {
+    events.disconnect();
+    showDisk(null);
+  }
+}
+
+// showDisk shows the banner of a disk that is filling up (the status's
+// disk, or a disk.* event's payload), or hides it.
+function showDisk(d) {
+  const el = document.getElementById('disk');
+  if (!d || !session.whoami || d.level === 'ok') {
+    el.hidden = true;
+    return;
+  }
+  const free = `${bytes(d.free)} free of ${bytes(d.total)}`;
+  if (d.read_only) {
+    el.textContent = `Disk full (${free}): the node started without room to write, so it only serves reads. Free space on the disk, then restart the node.`;
+  } else if (d.level === 'full') {
+    el.textContent = `Disk full (${free}): new files, fetches and backups are refused below the ${bytes(d.reserve)} reserve. ` +
+      'Delete MiMei or old versions, then run peer store gc, or free space on the disk.';
+  } else {
+    el.textContent = `Disk space is low (${free}): new data will be refused below ${bytes(d.reserve)}.`;
+  }
+  el.hidden = false;
 }
 
 async function logout() {
@@ -96,6 +121,7 @@ async function start() {
   events.onState(showLive);
   // Never silent: a version from another device that the working files
   // did not take (they had changes of their own) is announced on any page.
+  events.subscribe(['disk.ok', 'disk.low', 'disk.full'], (d) => showDisk(d));
   events.subscribe(['share.diverged'], (d) => {
     if (!d) return;
     flash(`Version ${d.version} of MiMei ${short(d.mimei, 8)} arrived from another device while its files had changes made here. ` +
