@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 	msmux "github.com/multiformats/go-multistream"
 
@@ -97,7 +98,7 @@ func (p *Port) NewStream(ctx context.Context, id netport.PeerID, proto netport.P
 		limitedOnly := !allowed && n.Connectedness(pid) == network.Limited
 		return nil, fmt.Errorf("p2p: stream to %s for %s: %w", id, proto, openErr(err, limitedOnly))
 	}
-	return &stream{s: s, remote: id}, nil
+	return opened(s, id), nil
 }
 
 // openErr maps a failure to open a stream to the port's errors.
@@ -235,12 +236,116 @@ func (p *Port) FindProviders(ctx context.Context, key []byte, limit int) ([]netp
 }
 
 // stream adapts a libp2p stream, mapping its errors to the port's.
+//
+// A stream NewStream opened lazily (libp2p already knew the peer speaks
+// the protocol, so it did not wait for the negotiation) is negotiated by
+// go-multistream on first use, and the outcome of each half of that
+// handshake sticks: an error there, a deadline's included, is returned by
+// every later Write (resp. Read), even after the deadline is cleared. So
+// that deadlines behave as on a net.Conn, opened sends our half of the
+// handshake before the caller can set a write deadline, and until the
+// peer's half has been read the stream keeps the read deadline itself
+// (hs, rdl) instead of passing it to libp2p.
 type stream struct {
 	s      network.Stream
 	remote netport.PeerID
+
+	// hs is closed once the peer's half of a lazy handshake has been
+	// read (or has failed: the next Read reports why); nil when there is
+	// no handshake pending (accepted streams, negotiated ones).
+	hs         chan struct{}
+	mu         sync.Mutex
+	negotiated bool          // hs is closed; the read deadline is libp2p's
+	rdl        time.Time     // read deadline kept back until negotiated
+	rdlMoved   chan struct{} // closed (and replaced) when rdl changes
+}
+
+// opened wraps a stream NewStream opened. A *swarm.Stream is what libp2p
+// returns once the protocol is negotiated; anything else (its lazy
+// wrapper) is treated as still negotiating, which is also right, if
+// slower, for a negotiated stream of another type.
+func opened(s network.Stream, remote netport.PeerID) *stream {
+	if _, negotiated := s.(*swarm.Stream); negotiated {
+		return &stream{s: s, remote: remote}
+	}
+	// A write of nothing sends our half of the handshake while no
+	// deadline can be set yet (it waits for nothing: the header fits in
+	// any new stream's window). Its error is not ours to report: the peer
+	// may already have stopped reading (a handler that only writes), and
+	// a broken stream fails the caller's next Read or Write anyway.
+	s.Write(nil)
+	st := &stream{s: s, remote: remote, hs: make(chan struct{}), rdlMoved: make(chan struct{})}
+	go st.handshake()
+	return st
+}
+
+// handshake reads the peer's half of a lazy handshake with no deadline
+// set (the read of nothing returns once it is read; Close and Reset end
+// it too), then hands the read deadline over to libp2p.
+func (s *stream) handshake() {
+	s.s.Read(nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.negotiated = true
+	if !s.rdl.IsZero() {
+		s.s.SetReadDeadline(s.rdl)
+	}
+	close(s.hs)
+}
+
+// awaitHandshake waits for the peer's half of a lazy handshake, keeping
+// to the read deadline (moved meanwhile or not) itself.
+func (s *stream) awaitHandshake() error {
+	if s.hs == nil || s.negotiatedNow() {
+		return nil
+	}
+	for {
+		s.mu.Lock()
+		dl, moved := s.rdl, s.rdlMoved
+		s.mu.Unlock()
+		if err := s.awaitUntil(dl, moved); err != nil || s.negotiatedNow() {
+			return err
+		}
+	}
+}
+
+// awaitUntil waits for the handshake, for the deadline dl (zero: none) to
+// pass, or for it to move.
+func (s *stream) awaitUntil(dl time.Time, moved <-chan struct{}) error {
+	var expired <-chan time.Time
+	if !dl.IsZero() {
+		t := time.NewTimer(time.Until(dl))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-s.hs:
+	case <-moved:
+	case <-expired:
+		select {
+		case <-moved: // moved as it passed: look again
+		default:
+			if !s.negotiatedNow() {
+				return os.ErrDeadlineExceeded
+			}
+		}
+	}
+	return nil
+}
+
+func (s *stream) negotiatedNow() bool {
+	select {
+	case <-s.hs:
+		return true
+	default:
+		return false
+	}
 }
 
 func (s *stream) Read(b []byte) (int, error) {
+	if err := s.awaitHandshake(); err != nil {
+		return 0, err
+	}
 	n, err := s.s.Read(b)
 	return n, ioErr(err)
 }
@@ -253,10 +358,27 @@ func (s *stream) Write(b []byte) (int, error) {
 func (s *stream) Close() error                       { return ioErr(s.s.Close()) }
 func (s *stream) CloseWrite() error                  { return ioErr(s.s.CloseWrite()) }
 func (s *stream) Reset() error                       { return s.s.Reset() }
-func (s *stream) SetDeadline(t time.Time) error      { return s.s.SetDeadline(t) }
-func (s *stream) SetReadDeadline(t time.Time) error  { return s.s.SetReadDeadline(t) }
 func (s *stream) SetWriteDeadline(t time.Time) error { return s.s.SetWriteDeadline(t) }
 func (s *stream) Remote() netport.PeerID             { return s.remote }
+
+func (s *stream) SetDeadline(t time.Time) error {
+	return errors.Join(s.s.SetWriteDeadline(t), s.SetReadDeadline(t))
+}
+
+func (s *stream) SetReadDeadline(t time.Time) error {
+	if s.hs == nil {
+		return s.s.SetReadDeadline(t)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.negotiated {
+		return s.s.SetReadDeadline(t)
+	}
+	s.rdl = t
+	close(s.rdlMoved)
+	s.rdlMoved = make(chan struct{})
+	return nil
+}
 
 // RemoteAddr is taken from the connection's remote multiaddr: its first
 // IP, which on a relayed connection (…/p2p/<relay>/p2p-circuit) is the

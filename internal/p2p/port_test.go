@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/peer-node/peer/internal/netport"
@@ -254,5 +256,84 @@ func TestPortProviders(t *testing.T) {
 	}
 	if _, err := newTestHost(t, Options{}).Port().FindProviders(ctx, key, 1); !errors.Is(err, ErrNoDHT) {
 		t.Fatalf("FindProviders without a DHT: %v", err)
+	}
+}
+
+// TestPortLazyStreamDeadlines opens streams libp2p negotiates lazily (the
+// peerstore already knows the peer speaks the protocol) and checks that a
+// deadline hit before the handshake completes does not stick: go-multistream
+// keeps the first error of each half of a lazy handshake for good, so the
+// adapter must keep user deadlines away from it. The conformance suite's
+// Deadlines case only meets a lazy stream when identify wins a race.
+func TestPortLazyStreamDeadlines(t *testing.T) {
+	const proto = "/porttest/echo/1.0.0"
+	tests := []struct {
+		name  string
+		past  func(s netport.Stream) error // sets a deadline in the past
+		probe func(s netport.Stream) error // fails with it
+	}{
+		{"write", func(s netport.Stream) error { return s.SetWriteDeadline(time.Now().Add(-time.Second)) },
+			func(s netport.Stream) error { _, err := s.Write([]byte("x")); return err }},
+		{"read", func(s netport.Stream) error { return s.SetReadDeadline(time.Now().Add(-time.Second)) },
+			func(s netport.Stream) error { _, err := s.Read(make([]byte, 1)); return err }},
+		{"both", func(s netport.Stream) error { return s.SetDeadline(time.Now().Add(-time.Second)) },
+			func(s netport.Stream) error { _, err := s.Write([]byte("x")); return err }},
+		{"pending read", func(s netport.Stream) error { return nil }, // moved into the past while the read waits
+			func(s netport.Stream) error {
+				rerr := make(chan error, 1)
+				go func() {
+					_, err := s.Read(make([]byte, 1))
+					rerr <- err
+				}()
+				s.SetReadDeadline(time.Now().Add(-time.Second))
+				return <-rerr
+			}},
+	}
+	for _, transport := range []string{"tcp", "quic-v1"} {
+		t.Run(transport, func(t *testing.T) {
+			o := Options{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}
+			if transport != "tcp" {
+				o.ListenAddrs = []string{"/ip4/127.0.0.1/udp/0/quic-v1"}
+			}
+			hs := portHosts(t, 2, o)
+			a, b := hs[0].Port(), hs[1].Port()
+			b.Handle(proto, echoHandler)
+			if err := portEcho(t, a, b.Self(), false); err != nil {
+				t.Fatal(err)
+			}
+			await(t, waitLong, "identify to learn the echo protocol", func() bool {
+				ok, _ := hs[0].Host().Peerstore().SupportsProtocols(hs[1].ID(), proto)
+				return len(ok) > 0
+			})
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					s, err := a.NewStream(ctxTimeout(t, waitLong), b.Self(), proto)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer s.Close()
+					if _, negotiated := s.(*stream).s.(*swarm.Stream); negotiated {
+						t.Fatal("the stream was negotiated before NewStream returned, want lazily")
+					}
+					if err := tc.past(s); err != nil {
+						t.Fatal(err)
+					}
+					if err := tc.probe(s); !errors.Is(err, os.ErrDeadlineExceeded) {
+						t.Fatalf("I/O with a deadline in the past: %v, want os.ErrDeadlineExceeded", err)
+					}
+					if err := s.SetDeadline(time.Time{}); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := s.Write([]byte("ok")); err != nil {
+						t.Fatalf("write after clearing the deadline: %v", err)
+					}
+					s.CloseWrite()
+					got, err := io.ReadAll(s)
+					if err != nil || string(got) != "ok" {
+						t.Fatalf("echo after clearing the deadline: %q %v", got, err)
+					}
+				})
+			}
+		})
 	}
 }
