@@ -342,7 +342,13 @@ func TestStoreCommands(t *testing.T) {
 	if out := c.ok("store", "verify"); !strings.Contains(out, "ok") {
 		t.Fatalf("verify: %q", out)
 	}
-	c.ok("store", "gc")
+	c.store.GCReport = apiv1.GCReport{VersionDBs: 2, VersionDBBytes: 3 << 20}
+	if out := c.ok("store", "gc"); !strings.Contains(out, "version databases dropped:  2 (3.0 MiB)") {
+		t.Fatalf("store gc:\n%s", out)
+	}
+	if out := c.ok("--json", "store", "gc"); !strings.Contains(out, `"version_dbs": 2`) || !strings.Contains(out, `"version_db_bytes": 3145728`) {
+		t.Fatalf("store gc --json:\n%s", out)
+	}
 
 	c.store.VerifyProblems = []apiv1.StoreProblem{{CID: "bafkbad", Kind: "hash", Detail: "content does not match"}}
 	out, _, err := c.run("", "store", "verify")

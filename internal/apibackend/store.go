@@ -655,7 +655,8 @@ func (a *Store) StoreGC(ctx context.Context) (apiv1.GCReport, error) {
 	if err != nil {
 		return apiv1.GCReport{}, storeError(err)
 	}
-	return apiv1.GCReport{Marked: r.Marked, Swept: r.Swept, SweptBytes: r.SweptBytes, PacksRewritten: r.Compact.PacksRewritten,
+	return apiv1.GCReport{Marked: r.Marked, Swept: r.Swept, SweptBytes: r.SweptBytes,
+		VersionDBs: r.VersionDBs, VersionDBBytes: r.VersionDBBytes, PacksRewritten: r.Compact.PacksRewritten,
 		BytesFreed: r.Compact.BytesFreed, DiskBefore: r.DiskBefore, DiskAfter: r.DiskAfter}, nil
 }
 

@@ -281,9 +281,14 @@ type VerifyReport struct {
 
 // GCReport answers POST /api/v1/store/gc.
 type GCReport struct {
-	Marked         int   `json:"marked"`
-	Swept          int   `json:"swept"`
-	SweptBytes     int64 `json:"swept_bytes"`
+	Marked     int   `json:"marked"`
+	Swept      int   `json:"swept"`
+	SweptBytes int64 `json:"swept_bytes"`
+	// VersionDBs are the read copies of versions' databases (vdb/)
+	// dropped because their versions are gone, and VersionDBBytes the
+	// bytes they held in the key-value store.
+	VersionDBs     int   `json:"version_dbs"`
+	VersionDBBytes int64 `json:"version_db_bytes"`
 	PacksRewritten int   `json:"packs_rewritten"`
 	BytesFreed     int64 `json:"bytes_freed"`
 	DiskBefore     int64 `json:"disk_before"`

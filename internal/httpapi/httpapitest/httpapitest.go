@@ -86,6 +86,8 @@ func (Backend) DeviceCert(_ context.Context, ref string) (apiv1.DeviceCert, erro
 type Store struct {
 	// VerifyProblems, if set, are the problems StoreVerify reports.
 	VerifyProblems []apiv1.StoreProblem
+	// GCReport is what StoreGC reports, Marked set to the files held.
+	GCReport apiv1.GCReport
 
 	mu      sync.Mutex
 	objects map[string]*object
@@ -1150,7 +1152,9 @@ func (s *Store) StoreGC(context.Context) (apiv1.GCReport, error) {
 	for _, o := range s.objects {
 		n += len(o.cur.files)
 	}
-	return apiv1.GCReport{Marked: n}, nil
+	rep := s.GCReport
+	rep.Marked = n
+	return rep, nil
 }
 
 var _ httpapi.StoreBackend = (*Store)(nil)
