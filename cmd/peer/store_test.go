@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -489,5 +491,33 @@ func TestReceivedShowsNewestVersion(t *testing.T) {
 	}
 	if out := c.ok("mimei", "ls"); !strings.Contains(out, "1*") || !strings.Contains(out, "received; no local working copy") {
 		t.Fatalf("mimei ls: %q", out)
+	}
+}
+
+// TestLsFollowsPages: peer ls of a directory larger than the node's page
+// prints every entry once, in order, short, long and as JSON.
+func TestLsFollowsPages(t *testing.T) {
+	c := newCLI(t)
+	m := c.mimei()
+	n := apiv1.ListLimit + 7
+	var want strings.Builder
+	for i := range n {
+		name := fmt.Sprintf("%05d", i)
+		if _, err := c.store.PutFile(context.Background(), m, "big/"+name, strings.NewReader("x"), httpapi.PutFile{Parents: true}); err != nil {
+			t.Fatal(err)
+		}
+		want.WriteString(name + "\n")
+	}
+	if out := c.ok("ls", m, "big"); out != want.String() {
+		t.Fatalf("ls printed %d lines, want %d", strings.Count(out, "\n"), n)
+	}
+	long := strings.Split(strings.TrimSuffix(c.ok("ls", "-l", m, "big"), "\n"), "\n")
+	if len(long) != n || !strings.HasSuffix(long[n-1], fmt.Sprintf(" %05d", n-1)) || len(long[0]) != len(long[n-1]) {
+		t.Fatalf("ls -l printed %d lines (first %q, last %q), want %d aligned", len(long), long[0], long[len(long)-1], n)
+	}
+	var fl apiv1.FileList
+	c.jsonOf(&fl, "ls", m, "big")
+	if len(fl.Entries) != n || fl.Next != "" {
+		t.Fatalf("ls --json: %d entries, next %q; want %d", len(fl.Entries), fl.Next, n)
 	}
 }

@@ -306,20 +306,20 @@ func (a *Store) Stat(ctx context.Context, mid, version, path string) (apiv1.File
 	return wireFile(e), nil
 }
 
-func (a *Store) List(ctx context.Context, mid, version, path string) ([]apiv1.FileInfo, error) {
+func (a *Store) List(ctx context.Context, mid, version, path, after string, limit int) ([]apiv1.FileInfo, bool, error) {
 	id, err := parseMID(mid)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	es, err := a.MiMei.List(ctx, id, version, path)
+	es, more, err := a.MiMei.ListPage(ctx, id, version, path, after, limit)
 	if err != nil {
-		return nil, storeError(err)
+		return nil, false, storeError(err)
 	}
 	out := make([]apiv1.FileInfo, len(es))
 	for i, e := range es {
 		out[i] = wireFile(e)
 	}
-	return out, nil
+	return out, more, nil
 }
 
 func (a *Store) Mkdir(ctx context.Context, mid string, req apiv1.Mkdir) (apiv1.FileInfo, error) {

@@ -107,11 +107,21 @@ type FileInfo struct {
 	Root    string    `json:"root,omitempty"` // CID of the file's Merkle root
 }
 
+// A directory listing (GET /api/v1/mimei/{mid}/ls) answers a page of at
+// most ?limit= entries, ListLimit if not given, at most MaxListLimit.
+const (
+	ListLimit    = 1000
+	MaxListLimit = 10000
+)
+
 // FileList answers GET /api/v1/mimei/{mid}/ls/{path...}.
 type FileList struct {
 	Path    string     `json:"path"`
 	Version string     `json:"version"`
 	Entries []FileInfo `json:"entries"`
+	// Next is set when more entries follow: ask again with ?after=Next
+	// (the last name of Entries) for the next page.
+	Next string `json:"next,omitempty"`
 	// Received: cur was asked for, but the MiMei has no working copy here
 	// (received from someone else): Version is the newest version, shown
 	// instead.

@@ -559,27 +559,35 @@ func (s *Store) Stat(_ context.Context, mid, version, p string) (apiv1.FileInfo,
 	return info(p, e), nil
 }
 
-func (s *Store) List(_ context.Context, mid, version, p string) ([]apiv1.FileInfo, error) {
+func (s *Store) List(_ context.Context, mid, version, p, after string, limit int) ([]apiv1.FileInfo, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, err := s.state(mid, version)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	e, ok := st.files[p]
 	switch {
 	case !ok:
-		return nil, errf(apiv1.CodeNotFound, "no directory %q", p)
+		return nil, false, errf(apiv1.CodeNotFound, "no directory %q", p)
 	case !e.dir:
-		return nil, errf(apiv1.CodeNotDir, "%q is not a directory", p)
+		return nil, false, errf(apiv1.CodeNotDir, "%q is not a directory", p)
 	}
 	var out []apiv1.FileInfo
 	for _, q := range slices.Sorted(maps.Keys(st.files)) {
-		if q != "" && parent(q) == p {
-			out = append(out, info(q, st.files[q]))
+		if q == "" || parent(q) != p {
+			continue
 		}
+		fi := info(q, st.files[q])
+		if fi.Name <= after {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, fi)
 	}
-	return out, nil
+	return out, false, nil
 }
 
 func (s *Store) Mkdir(_ context.Context, mid string, req apiv1.Mkdir) (apiv1.FileInfo, error) {
