@@ -430,31 +430,39 @@ func (a *app) lsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fl, err := c.List(ctx(), args[0], version, p)
-			if err != nil {
-				return err
-			}
 			if a.jsonOut {
+				fl, err := c.List(ctx(), args[0], version, p) // every page in one answer
+				if err != nil {
+					return err
+				}
 				return a.printJSON(fl)
 			}
-			if fl.Received {
-				fmt.Fprintf(a.stderr, "showing version %s (received; no local working copy)\n", fl.Version)
-			}
-			if !long {
+			// The node answers a page at a time: each is printed as it
+			// comes, so a huge directory is never held whole.
+			first := true
+			return c.ListPages(ctx(), args[0], version, p, 0, func(fl apiv1.FileList) error {
+				if first && fl.Received {
+					fmt.Fprintf(a.stderr, "showing version %s (received; no local working copy)\n", fl.Version)
+				}
+				first = false
+				if !long {
+					for _, e := range fl.Entries {
+						fmt.Fprintln(a.stdout, entryName(e))
+					}
+					return nil
+				}
+				// The columns before the name have fixed widths, so
+				// pages flushed one by one line up.
+				tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 				for _, e := range fl.Entries {
-					fmt.Fprintln(a.stdout, entryName(e))
+					kind, size := "-", strconv.FormatInt(e.Size, 10)
+					if e.Dir {
+						kind, size = "d", "-"
+					}
+					fmt.Fprintf(tw, "%s %12s\t%s\t%s\n", kind, size, e.ModTime.Local().Format("2006-01-02 15:04"), entryName(e))
 				}
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			for _, e := range fl.Entries {
-				kind, size := "-", strconv.FormatInt(e.Size, 10)
-				if e.Dir {
-					kind, size = "d", "-"
-				}
-				fmt.Fprintf(tw, "%s %12s\t%s\t%s\n", kind, size, e.ModTime.Local().Format("2006-01-02 15:04"), entryName(e))
-			}
-			return tw.Flush()
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&version, "version", "", "version to list: cur (default), last, release or a number")

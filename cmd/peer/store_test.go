@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -342,7 +344,13 @@ func TestStoreCommands(t *testing.T) {
 	if out := c.ok("store", "verify"); !strings.Contains(out, "ok") {
 		t.Fatalf("verify: %q", out)
 	}
-	c.ok("store", "gc")
+	c.store.GCReport = apiv1.GCReport{VersionDBs: 2, VersionDBBytes: 3 << 20}
+	if out := c.ok("store", "gc"); !strings.Contains(out, "version databases dropped:  2 (3.0 MiB)") {
+		t.Fatalf("store gc:\n%s", out)
+	}
+	if out := c.ok("--json", "store", "gc"); !strings.Contains(out, `"version_dbs": 2`) || !strings.Contains(out, `"version_db_bytes": 3145728`) {
+		t.Fatalf("store gc --json:\n%s", out)
+	}
 
 	c.store.VerifyProblems = []apiv1.StoreProblem{{CID: "bafkbad", Kind: "hash", Detail: "content does not match"}}
 	out, _, err := c.run("", "store", "verify")
@@ -483,5 +491,33 @@ func TestReceivedShowsNewestVersion(t *testing.T) {
 	}
 	if out := c.ok("mimei", "ls"); !strings.Contains(out, "1*") || !strings.Contains(out, "received; no local working copy") {
 		t.Fatalf("mimei ls: %q", out)
+	}
+}
+
+// TestLsFollowsPages: peer ls of a directory larger than the node's page
+// prints every entry once, in order, short, long and as JSON.
+func TestLsFollowsPages(t *testing.T) {
+	c := newCLI(t)
+	m := c.mimei()
+	n := apiv1.ListLimit + 7
+	var want strings.Builder
+	for i := range n {
+		name := fmt.Sprintf("%05d", i)
+		if _, err := c.store.PutFile(context.Background(), m, "big/"+name, strings.NewReader("x"), httpapi.PutFile{Parents: true}); err != nil {
+			t.Fatal(err)
+		}
+		want.WriteString(name + "\n")
+	}
+	if out := c.ok("ls", m, "big"); out != want.String() {
+		t.Fatalf("ls printed %d lines, want %d", strings.Count(out, "\n"), n)
+	}
+	long := strings.Split(strings.TrimSuffix(c.ok("ls", "-l", m, "big"), "\n"), "\n")
+	if len(long) != n || !strings.HasSuffix(long[n-1], fmt.Sprintf(" %05d", n-1)) || len(long[0]) != len(long[n-1]) {
+		t.Fatalf("ls -l printed %d lines (first %q, last %q), want %d aligned", len(long), long[0], long[len(long)-1], n)
+	}
+	var fl apiv1.FileList
+	c.jsonOf(&fl, "ls", m, "big")
+	if len(fl.Entries) != n || fl.Next != "" {
+		t.Fatalf("ls --json: %d entries, next %q; want %d", len(fl.Entries), fl.Next, n)
 	}
 }

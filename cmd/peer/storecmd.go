@@ -88,6 +88,7 @@ func (a *app) storeCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintf(tw, "live blocks:\t%d\n", r.Marked)
 			fmt.Fprintf(tw, "swept:\t%s (%s)\n", quantity(r.Swept, "block"), fmtBytes(r.SweptBytes))
+			fmt.Fprintf(tw, "version databases dropped:\t%d (%s)\n", r.VersionDBs, fmtBytes(r.VersionDBBytes))
 			fmt.Fprintf(tw, "packs rewritten:\t%d\n", r.PacksRewritten)
 			if r.PacksPunched > 0 {
 				fmt.Fprintf(tw, "punched in place:\t%s in %s (too little room to rewrite them)\n", fmtBytes(r.BytesPunched), quantity(r.PacksPunched, "pack"))

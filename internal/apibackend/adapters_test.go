@@ -115,6 +115,38 @@ func TestStore(t *testing.T) {
 	}
 }
 
+// TestStoreGCReportsVersionDBs: GC's answer counts the read copy of a
+// version's database that it drops once the version is gone, and its bytes.
+func TestStoreGCReportsVersionDBs(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a := &Store{MiMei: f.mimei, Keys: f.keys}
+	m, err := a.CreateMiMei(ctx, apiv1.CreateMiMei{AppType: "notes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB(ctx, m.ID, apiv1.DBCommand{Args: []string{"HSET", "h", "f", "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Backup(ctx, m.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Reading version 0's database makes its read copy.
+	if r, err := a.DB(ctx, m.ID, apiv1.DBCommand{Args: []string{"HGET", "h", "f"}, Version: "0"}); err != nil || r.Bulk == nil || *r.Bulk != "v" {
+		t.Fatalf("HGET h f of version 0: %+v, %v", r, err)
+	}
+	if rep, err := a.StoreGC(ctx); err != nil || rep.VersionDBs != 0 {
+		t.Fatalf("GC with the version kept: %+v, %v; want no version database dropped", rep, err)
+	}
+	if err := a.DeleteVersion(ctx, m.ID, "0", true); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := a.StoreGC(ctx)
+	if err != nil || rep.VersionDBs != 1 || rep.VersionDBBytes <= 0 {
+		t.Fatalf("GC after the version was deleted: %+v, %v; want 1 version database and its bytes", rep, err)
+	}
+}
+
 func TestIdentityStatus(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)

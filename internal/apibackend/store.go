@@ -306,20 +306,20 @@ func (a *Store) Stat(ctx context.Context, mid, version, path string) (apiv1.File
 	return wireFile(e), nil
 }
 
-func (a *Store) List(ctx context.Context, mid, version, path string) ([]apiv1.FileInfo, error) {
+func (a *Store) List(ctx context.Context, mid, version, path, after string, limit int) ([]apiv1.FileInfo, bool, error) {
 	id, err := parseMID(mid)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	es, err := a.MiMei.List(ctx, id, version, path)
+	es, more, err := a.MiMei.ListPage(ctx, id, version, path, after, limit)
 	if err != nil {
-		return nil, storeError(err)
+		return nil, false, storeError(err)
 	}
 	out := make([]apiv1.FileInfo, len(es))
 	for i, e := range es {
 		out[i] = wireFile(e)
 	}
-	return out, nil
+	return out, more, nil
 }
 
 func (a *Store) Mkdir(ctx context.Context, mid string, req apiv1.Mkdir) (apiv1.FileInfo, error) {
@@ -655,7 +655,8 @@ func (a *Store) StoreGC(ctx context.Context) (apiv1.GCReport, error) {
 	if err != nil {
 		return apiv1.GCReport{}, storeError(err)
 	}
-	return apiv1.GCReport{Marked: r.Marked, Swept: r.Swept, SweptBytes: r.SweptBytes, PacksRewritten: r.Compact.PacksRewritten,
+	return apiv1.GCReport{Marked: r.Marked, Swept: r.Swept, SweptBytes: r.SweptBytes,
+		VersionDBs: r.VersionDBs, VersionDBBytes: r.VersionDBBytes, PacksRewritten: r.Compact.PacksRewritten,
 		PacksPunched: r.Compact.PacksPunched, BytesPunched: r.Compact.BytesPunched,
 		BytesFreed: r.Compact.BytesFreed, DiskBefore: r.DiskBefore, DiskAfter: r.DiskAfter}, nil
 }

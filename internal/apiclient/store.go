@@ -325,8 +325,30 @@ func (c *Client) Stat(ctx context.Context, mid, version, p string) (apiv1.FileIn
 	return fi, c.do(ctx, http.MethodGet, withQuery(mimeiPath(mid)+"/stat/"+escapePath(p), "version", version), nil, &fi)
 }
 
-// List lists the directory at p ("" for the root) of a version.
+// List lists the directory at p ("" for the root) of a version, whole: it
+// follows the node's pages (ListPages) and holds every entry.
 func (c *Client) List(ctx context.Context, mid, version, p string) (apiv1.FileList, error) {
+	var all apiv1.FileList
+	first := true
+	err := c.ListPages(ctx, mid, version, p, 0, func(fl apiv1.FileList) error {
+		if first {
+			all, first = fl, false // what the first page says of the listing
+		} else {
+			all.Entries = append(all.Entries, fl.Entries...)
+		}
+		all.Next = ""
+		return nil
+	})
+	if all.Entries == nil {
+		all.Entries = []apiv1.FileInfo{}
+	}
+	return all, err
+}
+
+// ListPage lists one page of directory p: at most limit entries (0: the
+// node's default, apiv1.ListLimit) whose names sort after after. The
+// answer's Next is set when more follow: pass it as after for the next page.
+func (c *Client) ListPage(ctx context.Context, mid, version, p, after string, limit int) (apiv1.FileList, error) {
 	var fl apiv1.FileList
 	if err := CheckPath(p, true); err != nil {
 		return fl, err
@@ -335,7 +357,39 @@ func (c *Client) List(ctx context.Context, mid, version, p string) (apiv1.FileLi
 	if p != "" {
 		path += "/" + escapePath(p)
 	}
-	return fl, c.do(ctx, http.MethodGet, withQuery(path, "version", version), nil, &fl)
+	n := ""
+	if limit > 0 {
+		n = strconv.Itoa(limit)
+	}
+	return fl, c.do(ctx, http.MethodGet, withQuery(path, "version", version, "after", after, "limit", n), nil, &fl)
+}
+
+// ListPages lists directory p page by page, calling fn with each page in
+// turn (limit as for ListPage), so a caller can show a huge directory
+// without holding it whole. The pages after the first read the version the
+// first one showed, so a received MiMei's listing does not change version
+// midway. An error from fn stops the listing and is returned.
+func (c *Client) ListPages(ctx context.Context, mid, version, p string, limit int, fn func(apiv1.FileList) error) error {
+	after := ""
+	for {
+		fl, err := c.ListPage(ctx, mid, version, p, after, limit)
+		if err != nil {
+			return err
+		}
+		if err := fn(fl); err != nil {
+			return err
+		}
+		if fl.Next == "" {
+			return nil
+		}
+		if fl.Next <= after {
+			return fmt.Errorf("listing %s: the node gave page after %q again (next %q)", p, after, fl.Next)
+		}
+		after = fl.Next
+		if fl.Received {
+			version = fl.Version
+		}
+	}
 }
 
 // Mkdir makes a directory; with parents, also its missing parents, and an

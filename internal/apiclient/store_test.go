@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -337,5 +338,48 @@ func TestDownloadEndsEarly(t *testing.T) {
 	n, err := c.GetFile(context.Background(), "m", "", "f", io.Discard)
 	if n != 60 || !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "60 of 100") {
 		t.Fatalf("%d bytes, %v", n, err)
+	}
+}
+
+// TestListFollowsPages: List gathers every page of a directory larger than
+// a page; ListPage gives one page and where the next begins; ListPages
+// hands the pages over in order and stops at fn's error.
+func TestListFollowsPages(t *testing.T) {
+	c, store := newStoreClient(t)
+	ctx := context.Background()
+	m, err := c.CreateMiMei(ctx, apiv1.CreateMiMei{AppType: "files"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 2*apiv1.ListLimit + 3
+	for i := range n {
+		if _, err := store.PutFile(ctx, m.ID, fmt.Sprintf("big/%05d", i), strings.NewReader("x"), httpapi.PutFile{Parents: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fl, err := c.List(ctx, m.ID, "", "big")
+	if err != nil || len(fl.Entries) != n || fl.Next != "" || fl.Entries[n-1].Name != fmt.Sprintf("%05d", n-1) {
+		t.Fatalf("List: %d entries, next %q, %v; want %d", len(fl.Entries), fl.Next, err, n)
+	}
+	for i, e := range fl.Entries {
+		if e.Name != fmt.Sprintf("%05d", i) {
+			t.Fatalf("entry %d is %q", i, e.Name)
+		}
+	}
+	p, err := c.ListPage(ctx, m.ID, "", "big", "00010", 5)
+	if err != nil || len(p.Entries) != 5 || p.Entries[0].Name != "00011" || p.Next != "00015" {
+		t.Fatalf("ListPage after 00010, 5: %+v, %v", p, err)
+	}
+	var sizes []int
+	stop := errors.New("stop")
+	err = c.ListPages(ctx, m.ID, "", "big", 0, func(fl apiv1.FileList) error {
+		sizes = append(sizes, len(fl.Entries))
+		if len(sizes) == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || len(sizes) != 2 || sizes[0] != apiv1.ListLimit {
+		t.Fatalf("ListPages: pages of %v, %v", sizes, err)
 	}
 }

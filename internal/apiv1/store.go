@@ -107,11 +107,21 @@ type FileInfo struct {
 	Root    string    `json:"root,omitempty"` // CID of the file's Merkle root
 }
 
+// A directory listing (GET /api/v1/mimei/{mid}/ls) answers a page of at
+// most ?limit= entries, ListLimit if not given, at most MaxListLimit.
+const (
+	ListLimit    = 1000
+	MaxListLimit = 10000
+)
+
 // FileList answers GET /api/v1/mimei/{mid}/ls/{path...}.
 type FileList struct {
 	Path    string     `json:"path"`
 	Version string     `json:"version"`
 	Entries []FileInfo `json:"entries"`
+	// Next is set when more entries follow: ask again with ?after=Next
+	// (the last name of Entries) for the next page.
+	Next string `json:"next,omitempty"`
 	// Received: cur was asked for, but the MiMei has no working copy here
 	// (received from someone else): Version is the newest version, shown
 	// instead.
@@ -281,9 +291,14 @@ type VerifyReport struct {
 
 // GCReport answers POST /api/v1/store/gc.
 type GCReport struct {
-	Marked         int   `json:"marked"`
-	Swept          int   `json:"swept"`
-	SweptBytes     int64 `json:"swept_bytes"`
+	Marked     int   `json:"marked"`
+	Swept      int   `json:"swept"`
+	SweptBytes int64 `json:"swept_bytes"`
+	// VersionDBs are the read copies of versions' databases (vdb/)
+	// dropped because their versions are gone, and VersionDBBytes the
+	// bytes they held in the key-value store.
+	VersionDBs     int   `json:"version_dbs"`
+	VersionDBBytes int64 `json:"version_db_bytes"`
 	PacksRewritten int   `json:"packs_rewritten"`
 	// PacksPunched: packs too large to rewrite in the free space left,
 	// whose dead records were given back in place (holes); BytesPunched is

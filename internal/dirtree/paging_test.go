@@ -3,7 +3,9 @@ package dirtree
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -263,5 +265,102 @@ func TestDepthLimit(t *testing.T) {
 	}
 	if err := Diff(ctx, store, ok, deep, func(Change) error { return nil }); !errors.Is(err, ErrMalformed) {
 		t.Errorf("Diff of %d against %d levels = %v", maxDepth, maxDepth+1, err)
+	}
+}
+
+// TestListPage reads directories a page at a time, in unpaged and paged
+// directories, with names after present and absent and limits across the
+// node's page boundaries: each answer is the slice of List after after,
+// and reading it fetches the directory's node and only the pages it needs.
+func TestListPage(t *testing.T) {
+	setMaxEntries(t, 10)
+	for _, n := range []int{0, 7, 10, 35} {
+		store := newStore()
+		root, _, err := Build(ctx, store, flatDir(t, store, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := List(ctx, store, root, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		afters := []string{"", "a", "f0000", "f0006", "f0009", "f0009x", "f0010", "f0019", "f0020a", "f0034", "g"}
+		for _, after := range afters {
+			for _, limit := range []int{1, 3, 9, 10, 11, 20, 35, 100} {
+				t.Run(fmt.Sprintf("n=%d/after=%q/limit=%d", n, after, limit), func(t *testing.T) {
+					g := &countingGetter{Getter: store}
+					got, more, err := ListPage(ctx, g, root, "", after, limit)
+					if err != nil {
+						t.Fatal(err)
+					}
+					rest := all[sort.Search(len(all), func(i int) bool { return all[i].Name > after }):]
+					want, wantMore := rest, false
+					if len(rest) > limit {
+						want, wantMore = rest[:limit], true
+					}
+					if !slices.EqualFunc(got, want, func(a, b Entry) bool { return a.Name == b.Name && a.Root == b.Root }) || more != wantMore {
+						t.Fatalf("got %d entries (more %v), want %d (more %v)", len(got), more, len(want), wantMore)
+					}
+					// The root, then the pages that hold the answer: at most
+					// one more than the answer fills.
+					if n > 10 {
+						if most := int64(1 + (limit+9)/10 + 1); g.n.Load() > most {
+							t.Fatalf("read %d blocks, want at most %d", g.n.Load(), most)
+						}
+					}
+				})
+			}
+		}
+	}
+	store := newStore()
+	root, _, _ := Build(ctx, store, flatDir(t, store, 3))
+	if _, _, err := ListPage(ctx, store, root, "", "", 0); err == nil {
+		t.Error("ListPage with limit 0 succeeded")
+	}
+	if _, _, err := ListPage(ctx, store, root, "f0000", "", 1); !errors.Is(err, ErrNotDir) {
+		t.Errorf("ListPage of a file: %v", err)
+	}
+	if _, _, err := ListPage(ctx, store, root, "nope", "", 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ListPage of nothing: %v", err)
+	}
+}
+
+// TestListPageBoundedMemory: a page of 1000 entries of a directory of
+// 100,000 allocates a small part of what listing it whole does (it reads
+// the index node and at most two of its 25 pages), wherever the page
+// starts. Allocation is counted by the runtime, not timed.
+func TestListPageBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: builds a directory of 100,000 entries")
+	}
+	const n = 100_000
+	store := newStore()
+	root, _, err := Build(ctx, store, flatDir(t, store, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocated := func(f func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	whole := allocated(func() {
+		if ents, err := List(ctx, store, root, ""); err != nil || len(ents) != n {
+			t.Fatalf("List: %d entries, %v", len(ents), err)
+		}
+	})
+	for _, after := range []string{"", "f04095", "f50000", "f99500"} {
+		page := allocated(func() {
+			if ents, _, err := ListPage(ctx, store, root, "", after, 1000); err != nil || len(ents) == 0 {
+				t.Fatalf("ListPage after %q: %d entries, %v", after, len(ents), err)
+			}
+		})
+		t.Logf("after %q: a page allocated %d KiB, the whole listing %d KiB", after, page>>10, whole>>10)
+		if page > whole/8 {
+			t.Errorf("after %q: a page of 1000 allocated %d KiB, more than 1/8 of the whole listing's %d KiB", after, page>>10, whole>>10)
+		}
 	}
 }

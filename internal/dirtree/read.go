@@ -212,6 +212,55 @@ func List(ctx context.Context, get filetree.Getter, root cid.CID, path string) (
 	return out, nil
 }
 
+// ListPage returns at most limit entries of the directory at path whose
+// names sort after after (bytewise; "" starts at the first), in name order,
+// and whether more follow. after need not be a name in the directory. It
+// reads the directory's node and only the pages holding those entries, so a
+// page of a directory of any size costs at most limit entries plus one
+// node's worth (MaxEntriesPerNode) in memory. limit must be positive.
+func ListPage(ctx context.Context, get filetree.Getter, root cid.CID, path, after string, limit int) ([]Entry, bool, error) {
+	if limit <= 0 {
+		return nil, false, fmt.Errorf("dirtree: list limit %d, want 1 or more", limit)
+	}
+	e, n, err := lookup(ctx, get, root, path, true)
+	if err != nil {
+		return nil, false, err
+	}
+	if e.Kind != KindDir {
+		return nil, false, fmt.Errorf("%w: %s", ErrNotDir, path)
+	}
+	// from is the first index in ents of a name after after.
+	from := func(ents []Entry) int {
+		return sort.Search(len(ents), func(i int) bool { return ents[i].Name > after })
+	}
+	if len(n.Pages) == 0 {
+		ents := n.Entries[from(n.Entries):]
+		if len(ents) > limit {
+			return slices.Clone(ents[:limit]), true, nil
+		}
+		return slices.Clone(ents), false, nil
+	}
+	// The page that would hold after: the last one starting at or before it.
+	i := max(sort.Search(len(n.Pages), func(i int) bool { return n.Pages[i].FirstName > after })-1, 0)
+	var out []Entry
+	for ; i < len(n.Pages); i++ {
+		ents, err := loadPage(ctx, get, n, i)
+		if err != nil {
+			return nil, false, err
+		}
+		ents = ents[from(ents):]
+		if room := limit - len(out); len(ents) > room {
+			return append(out, ents[:room]...), true, nil
+		}
+		out = append(out, ents...)
+		if len(out) == limit {
+			// Pages are never empty: another page is another entry.
+			return out, i+1 < len(n.Pages), nil
+		}
+	}
+	return out, false, nil
+}
+
 // Walk calls fn for every entry beneath root, depth first in name order, a
 // directory before its contents; path is the entry's slash-joined path. If
 // fn returns SkipDir for a directory, its contents are skipped; for a file,

@@ -85,15 +85,26 @@ func (s *Server) storeRoutes() {
 		if err != nil {
 			return nil, err
 		}
+		limit, err := listLimitQuery(r)
+		if err != nil {
+			return nil, err
+		}
 		v, received, err := st.ReadRef(r.Context(), r.PathValue("mid"), v)
 		if err != nil {
 			return nil, err
 		}
-		es, err := st.List(r.Context(), r.PathValue("mid"), v, p)
+		es, more, err := st.List(r.Context(), r.PathValue("mid"), v, p, r.URL.Query().Get("after"), limit)
+		if err != nil {
+			return nil, err
+		}
 		if v == "" {
 			v = apiv1.RefCur
 		}
-		return apiv1.FileList{Path: p, Version: v, Entries: nonNil(es), Received: received}, err
+		fl := apiv1.FileList{Path: p, Version: v, Entries: nonNil(es), Received: received}
+		if more && len(es) > 0 {
+			fl.Next = es[len(es)-1].Name
+		}
+		return fl, nil
 	})
 	m.Handle("GET "+mi+"/ls", ls)
 	m.Handle("GET "+mi+"/ls/{path...}", ls)
@@ -778,6 +789,20 @@ func checkVersion(v string) error {
 func versionQuery(r *http.Request, name string) (string, error) {
 	v := r.URL.Query().Get(name)
 	return v, checkVersion(v)
+}
+
+// listLimitQuery is ?limit= of a directory listing: apiv1.ListLimit if absent, else a
+// whole number from 1 to apiv1.MaxListLimit.
+func listLimitQuery(r *http.Request) (int, error) {
+	q := r.URL.Query()
+	if !q.Has("limit") {
+		return apiv1.ListLimit, nil
+	}
+	n, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || n < 1 || n > apiv1.MaxListLimit {
+		return 0, badRequest("?limit=%s: give a whole number from 1 to %d", q.Get("limit"), apiv1.MaxListLimit)
+	}
+	return n, nil
 }
 
 func boolQuery(r *http.Request, name string) (bool, error) {

@@ -36,7 +36,10 @@ type StoreBackend interface {
 	PutFile(ctx context.Context, mid, path string, body io.Reader, opts PutFile) (apiv1.FileInfo, error)
 	OpenFile(ctx context.Context, mid, version, path string) (apiv1.FileInfo, File, error)
 	Stat(ctx context.Context, mid, version, path string) (apiv1.FileInfo, error)
-	List(ctx context.Context, mid, version, path string) ([]apiv1.FileInfo, error)
+	// List returns at most limit (positive) entries of the directory at
+	// path whose names sort after after (bytewise; "" from the first), in
+	// name order, and whether more follow.
+	List(ctx context.Context, mid, version, path, after string, limit int) ([]apiv1.FileInfo, bool, error)
 	Mkdir(ctx context.Context, mid string, req apiv1.Mkdir) (apiv1.FileInfo, error)
 	Move(ctx context.Context, mid string, req apiv1.Move) (apiv1.FileInfo, error)
 	Remove(ctx context.Context, mid, path string, recursive bool) error

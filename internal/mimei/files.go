@@ -561,6 +561,70 @@ func (s *Store) List(ctx context.Context, id ID, ref, p string) ([]Entry, error)
 	return out, nil
 }
 
+// ListPage returns at most limit entries of directory p in version ref
+// whose names sort after after (bytewise; "" starts at the first), in name
+// order, and whether more follow: a caller lists a directory of any size
+// page by page, passing the last name it got as the next after. A page
+// costs memory for limit entries (plus, in a frozen version, one directory
+// node of the format's paging, see dirtree.ListPage), not for the whole
+// directory. limit must be positive.
+func (s *Store) ListPage(ctx context.Context, id ID, ref, p, after string, limit int) ([]Entry, bool, error) {
+	if limit <= 0 {
+		return nil, false, fmt.Errorf("mimei: list limit %d, want 1 or more", limit)
+	}
+	e, err := s.Stat(ctx, id, ref, p)
+	if err != nil {
+		return nil, false, err
+	}
+	if !e.Dir {
+		return nil, false, fmt.Errorf("%w: %s", ErrNotDir, p)
+	}
+	p = e.Path
+	if isCur(ref) {
+		return s.listCurPage(s.kv, id, p, after, limit)
+	}
+	v, _, err := s.Version(ctx, id, ref)
+	if err != nil {
+		return nil, false, err
+	}
+	if !v.Files.Defined() {
+		return nil, false, nil
+	}
+	des, more, err := dirtree.ListPage(ctx, s.blocks, v.Files, p, after, limit)
+	if err != nil {
+		return nil, false, treeErr(err, p)
+	}
+	out := make([]Entry, len(des))
+	for i, de := range des {
+		out[i] = fromTree(joinPath(p, de.Name), de)
+	}
+	return out, more, nil
+}
+
+// listCurPage is listCur from the first name after after, at most limit
+// entries, and whether more follow.
+func (s *Store) listCurPage(r kv.Reader, id ID, dir, after string, limit int) ([]Entry, bool, error) {
+	pre := childrenPrefix(id, dir)
+	var start []byte
+	if after != "" {
+		start = append(append(bytes.Clone(pre), after...), 0) // the first key after pre+after
+	}
+	it := r.Iter(kv.IterOptions{Prefix: pre, Start: start})
+	var out []Entry
+	for it.Next() {
+		if len(out) == limit {
+			return out, true, it.Close()
+		}
+		e, err := decodeEntry(joinPath(dir, string(it.Key()[len(pre):])), it.Value())
+		if err != nil {
+			it.Close()
+			return nil, false, err
+		}
+		out = append(out, e)
+	}
+	return out, false, it.Close()
+}
+
 // Open returns a reader of the file at p in version ref. Reads verify
 // every block's hash.
 func (s *Store) Open(ctx context.Context, id ID, ref, p string) (Entry, *filetree.Reader, error) {

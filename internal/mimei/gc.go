@@ -110,13 +110,18 @@ func (s *Store) mark(ctx context.Context, fn func(c cid.CID) error, fail func(wh
 
 // GCReport says what a collection did.
 type GCReport struct {
-	Marked     int
-	VersionDBs int // materialised version databases dropped (their versions are gone)
-	Swept      int
-	SweptBytes int64
-	Compact    blockstore.CompactReport
-	DiskBefore int64
-	DiskAfter  int64
+	Marked int
+	// VersionDBs are the materialised version databases (vdb/) dropped,
+	// their versions being gone, and VersionDBBytes the bytes (keys and
+	// values) they held in the key-value store, which the disk gets back
+	// as the store compacts.
+	VersionDBs     int
+	VersionDBBytes int64
+	Swept          int
+	SweptBytes     int64
+	Compact        blockstore.CompactReport
+	DiskBefore     int64
+	DiskAfter      int64
 }
 
 // HoldGC keeps GC from running until release is called: a writer outside
@@ -151,7 +156,7 @@ func (s *Store) GC(ctx context.Context) (GCReport, error) {
 		return rep, err
 	}
 	rep.Marked = len(live)
-	if rep.VersionDBs, err = s.sweepVDBs(ctx, live); err != nil {
+	if rep.VersionDBs, rep.VersionDBBytes, err = s.sweepVDBs(ctx, live); err != nil {
 		return rep, fmt.Errorf("gc: version databases: %w", err)
 	}
 	var dead []cid.CID

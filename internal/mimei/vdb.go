@@ -122,7 +122,7 @@ func (s *Store) loadVDB(ctx context.Context, v *Version, c cid.CID) error {
 		return err // a load that finished just before this one began
 	}
 	prefix := vdbPrefix(c)
-	if err := deletePrefix(ctx, s.kv, prefix); err != nil {
+	if _, err := deletePrefix(ctx, s.kv, prefix); err != nil {
 		return fmt.Errorf("version %d database: clear an earlier load: %w", v.Number, err)
 	}
 	r, err := s.openExport(ctx, v.DB)
@@ -138,34 +138,39 @@ func (s *Store) loadVDB(ctx context.Context, v *Version, c cid.CID) error {
 	return s.kv.Set(vdbDoneKey(c), []byte{1})
 }
 
-// deletePrefix deletes every key under prefix, in bounded batches.
-func deletePrefix(ctx context.Context, st kv.Store, prefix []byte) error {
+// deletePrefix deletes every key under prefix, in bounded batches, and
+// returns the bytes (keys and values) it deleted.
+func deletePrefix(ctx context.Context, st kv.Store, prefix []byte) (int64, error) {
 	const chunk = 4096
+	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return n, err
 		}
 		it := st.Iter(kv.IterOptions{Prefix: prefix})
 		var keys [][]byte
+		var size int64
 		for len(keys) < chunk && it.Next() {
 			keys = append(keys, bytes.Clone(it.Key()))
+			size += int64(len(it.Key()) + len(it.Value()))
 		}
 		if err := it.Close(); err != nil {
-			return err
+			return n, err
 		}
 		if len(keys) == 0 {
-			return nil
+			return n, nil
 		}
 		b := st.NewBatch()
 		for _, k := range keys {
 			if err := b.Delete(k); err != nil {
 				b.Discard()
-				return err
+				return n, err
 			}
 		}
 		if err := b.Commit(); err != nil {
-			return err
+			return n, err
 		}
+		n += size
 	}
 }
 
@@ -206,15 +211,16 @@ func (s *Store) vdbCIDs() ([]string, error) {
 }
 
 // sweepVDBs deletes the materialised databases of records not in live (the
-// records GC keeps), and returns how many went. A database being loaded is
+// records GC keeps), and returns how many went and the bytes (keys and
+// values) they held. A database being loaded is
 // left alone (its version was live when the load began; the next GC sees
 // it again); while one is deleted, loads of the same record wait.
-func (s *Store) sweepVDBs(ctx context.Context, live map[cid.CID]struct{}) (int, error) {
+func (s *Store) sweepVDBs(ctx context.Context, live map[cid.CID]struct{}) (int, int64, error) {
 	keys, err := s.vdbCIDs()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n := 0
+	n, size := 0, int64(0)
 	for _, key := range keys {
 		if c, err := cid.Parse(key); err == nil {
 			if _, ok := live[c]; ok {
@@ -233,16 +239,18 @@ func (s *Store) sweepVDBs(ctx context.Context, live map[cid.CID]struct{}) (int, 
 		// database without one, which a load clears.
 		err := s.kv.Delete([]byte(vdbDoneRoot + key))
 		if err == nil {
-			err = deletePrefix(ctx, s.kv, []byte(vdbRoot+key+"/"))
+			var b int64
+			b, err = deletePrefix(ctx, s.kv, []byte(vdbRoot+key+"/"))
+			size += b
 		}
 		s.mu.Lock()
 		delete(s.vdbs, key)
 		close(l.done)
 		s.mu.Unlock()
 		if err != nil {
-			return n, err
+			return n, size, err
 		}
 		n++
 	}
-	return n, nil
+	return n, size, nil
 }

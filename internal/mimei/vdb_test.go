@@ -236,6 +236,9 @@ func TestVersionDBBoundedMemory(t *testing.T) {
 	if rep.VersionDBs != 1 || hasUnder(t, st, prefix) {
 		t.Fatalf("GC after delete: %d version databases dropped, prefix left: %v", rep.VersionDBs, hasUnder(t, st, prefix))
 	}
+	if rep.VersionDBBytes < int64(len(prefix)) {
+		t.Fatalf("GC after delete: the dropped database held %d bytes", rep.VersionDBBytes)
+	}
 	if ok, _ := st.Has(done); ok {
 		t.Fatal("GC left the marker of a deleted version")
 	}
@@ -282,5 +285,9 @@ func TestVersionDBRetriesAfterPartialLoad(t *testing.T) {
 	}
 	if rep.VersionDBs != 1 || hasUnder(t, f.kv, stray) || !hasUnder(t, f.kv, vdbPrefix(v.CID)) {
 		t.Fatalf("GC: %d dropped, stray left %v, live kept %v", rep.VersionDBs, hasUnder(t, f.kv, stray), hasUnder(t, f.kv, vdbPrefix(v.CID)))
+	}
+	// The stray held one entry: its key and its one-byte value.
+	if want := int64(len(stray) + 1 + 1); rep.VersionDBBytes != want {
+		t.Fatalf("GC: %d bytes of version databases dropped, want %d (the stray entry)", rep.VersionDBBytes, want)
 	}
 }

@@ -102,7 +102,7 @@ func (n *Node) startNetwork() (err error) {
 		dhtSrc = h
 	}
 	if s.disc, err = discovery.New(discovery.Config{
-		Host: h.Host(), DHT: dhtSrc, Indexes: indexes, ServeIndex: c.Index,
+		Host: h.Host(), Connect: h.Connect, DHT: dhtSrc, Indexes: indexes, ServeIndex: c.Index,
 		IsContact: s.isContact,
 		Contacts:  s.contactDevices,
 		Logger:    n.log.With("part", "discovery"),
@@ -316,10 +316,10 @@ func (s *netSvc) resolveTarget(ctx context.Context, target string) (netport.Peer
 		return s.connectPersona(ctx, target)
 	}
 	if id, err := p2p.ParsePeerID(target); err == nil {
-		if !s.port.Connected(id) {
-			if err := s.host.ConnectPeer(ctx, id); err != nil {
-				return "", "", "", fmt.Errorf("%w: %w", discovery.ErrUnreachable, err)
-			}
+		// Connected or not, ConnectPeer confirms that the other side keeps
+		// the connection: one we see open may be one it is refusing.
+		if err := s.host.ConnectPeer(ctx, id); err != nil {
+			return "", "", "", fmt.Errorf("%w: %w", discovery.ErrUnreachable, err)
 		}
 		return id, s.personaOf(id), "peer", nil
 	}

@@ -31,6 +31,7 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+	msmux "github.com/multiformats/go-multistream"
 
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/netport"
@@ -64,6 +65,8 @@ type Host struct {
 	nat    map[network.NATTransportProtocol]network.NATDeviceType
 	relays []peer.ID // from autorelay's latest address update
 	found  []func(peer.AddrInfo)
+
+	confirms map[peer.ID]*confirmCall // under mu: confirms under way (confirm)
 
 	closed    bool // under mu; no new goroutines once set
 	closeOnce sync.Once
@@ -309,8 +312,10 @@ func (h *Host) Close() error {
 	return h.closeErr
 }
 
-// Connect dials a peer. With no addresses and the DHT on, it looks the
-// peer up in the DHT first.
+// Connect dials a peer, or finds it connected, and succeeds only once the
+// peer has answered on the connection (see confirm): a peer that refuses
+// us, by its gater or by closing, fails with ErrRefused. With no
+// addresses and the DHT on, it looks the peer up in the DHT first.
 func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	if ai.ID == h.h.ID() {
 		return fmt.Errorf("connect %s: %w", ai.ID, ErrDialSelf)
@@ -325,74 +330,82 @@ func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
 		}
 		ai = found
 	}
-	// Listen for identify before dialling, so the result of the new
-	// connection's identify cannot be missed.
-	sub, err := h.h.EventBus().Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerIdentificationFailed)})
-	if err != nil {
-		return fmt.Errorf("connect %s: %w", ai.ID, err)
-	}
-	defer sub.Close()
-	already := h.connected(ai.ID)
 	if err := h.h.Connect(ctx, ai); err != nil {
 		return fmt.Errorf("connect %s: %w", ai.ID, explainDial(err))
 	}
-	if already {
-		if !h.connected(ai.ID) {
-			return fmt.Errorf("connect %s: %w", ai.ID, ErrRefused)
-		}
-		return nil
-	}
-	if err := h.confirm(ctx, ai.ID, sub.Out()); err != nil {
+	if err := h.confirm(ctx, ai.ID); err != nil {
 		return fmt.Errorf("connect %s: %w", ai.ID, err)
 	}
 	return nil
 }
 
-// confirmTimeout bounds the wait for identify on a new connection.
+// confirmTimeout bounds the round trip that confirms a connection.
 const confirmTimeout = 15 * time.Second
 
-// confirm checks that a new connection to p survived the other side's
-// gater. A dial can complete before the remote's gater has seen our peer
-// ID (over QUIC always), and a peer that refuses us then closes the
-// connection, which libp2p's Connect does not report. The remote serves
-// identify only on a connection it accepted, so confirm waits for identify
-// of p to finish and then checks that a connection is still open.
-func (h *Host) confirm(ctx context.Context, p peer.ID, events <-chan any) error {
-	t := time.NewTimer(confirmTimeout)
-	defer t.Stop()
-	for {
-		select {
-		case e := <-events:
-			switch e := e.(type) {
-			case event.EvtPeerIdentificationCompleted:
-				if e.Peer != p {
-					continue
-				}
-				if !h.connected(p) {
-					return ErrRefused
-				}
-				return nil
-			case event.EvtPeerIdentificationFailed:
-				if e.Peer != p {
-					continue
-				}
-				if h.connected(p) {
-					// Identify failed on a connection that is still
-					// open (another one, or a slow peer): wait on.
-					continue
-				}
-				return fmt.Errorf("%w (%w)", ErrRefused, e.Reason)
-			}
-		case <-t.C:
-			// No verdict in time: trust what is open.
-			if !h.connected(p) {
-				return ErrRefused
-			}
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+// confirmCall is one confirm of a peer's connection, shared by every
+// Connect to that peer while it runs.
+type confirmCall struct {
+	done chan struct{}
+	err  error
+}
+
+// confirm checks that a connection to p survived the other side's gater,
+// by one ping round trip on the connections open (no new dial). A dial can
+// complete before the remote's gater has seen our peer ID (over QUIC
+// always), and a peer that refuses us then closes the connection, which
+// libp2p's Connect does not report; a connection we still see as open may
+// be one the remote is closing (one a background dial opened a moment
+// ago, say). The remote answers a stream only on a connection it accepted,
+// so an answer proves one: a pong, "I do not speak ping", or a stream
+// reset for its limits. If our own limits leave no stream for the ping,
+// what is open is trusted. Concurrent Connects to p share one confirm.
+func (h *Host) confirm(ctx context.Context, p peer.ID) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return errors.New("p2p: host closed")
 	}
+	c := h.confirms[p]
+	if c == nil {
+		c = &confirmCall{done: make(chan struct{})}
+		if h.confirms == nil {
+			h.confirms = map[peer.ID]*confirmCall{}
+		}
+		h.confirms[p] = c
+		// The host's context, not one caller's: others may be waiting.
+		h.wg.Go(func() {
+			cctx, cancel := context.WithTimeout(h.ctx, confirmTimeout)
+			defer cancel()
+			c.err = h.confirmOnce(cctx, p)
+			h.mu.Lock()
+			delete(h.confirms, p)
+			h.mu.Unlock()
+			close(c.done)
+		})
+	}
+	h.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Host) confirmOnce(ctx context.Context, p peer.ID) error {
+	_, err := h.ping(network.WithNoDial(ctx, "confirm a connection"), p)
+	var unsupported msmux.ErrNotSupported[protocol.ID]
+	var reset *network.StreamError
+	switch {
+	case err == nil, errors.As(err, &unsupported):
+		return nil
+	case errors.As(err, &reset) && reset.Remote &&
+		(reset.ErrorCode == network.StreamResourceLimitExceeded || reset.ErrorCode == network.StreamRateLimited):
+		return nil // its limits refused the stream, not the connection
+	case errors.Is(err, network.ErrResourceLimitExceeded) && h.connected(p):
+		return nil // our limits left no stream to ask with
+	}
+	return fmt.Errorf("%w (%w)", ErrRefused, err)
 }
 
 // ConnectAddr dials the peer a multiaddr with /p2p/<peer ID> names and

@@ -274,8 +274,8 @@ func TestGaterBlocksPeer(t *testing.T) {
 
 // TestConnectToBlockingPeerRefused: B blocks A. A's Connect, over TCP and
 // over QUIC, fails with ErrRefused on every try (a dial that completes
-// before B's gater runs must not be reported as a connection), and no
-// connection stays. B's gater is slow, as on a busy machine, so that A's
+// before B's gater runs must not be reported as a connection, nor one
+// already open that B is about to close), and no connection stays. B's gater is slow, as on a busy machine, so that A's
 // dial completes before B refuses.
 func TestConnectToBlockingPeerRefused(t *testing.T) {
 	a := newTestHost(t, Options{})
@@ -291,8 +291,31 @@ func TestConnectToBlockingPeerRefused(t *testing.T) {
 	for _, transport := range []string{"tcp", "quic-v1"} {
 		t.Run(transport, func(t *testing.T) {
 			addr := p2pAddr(t, b, transport)
-			for try := range 5 {
+			ai, err := peer.AddrInfoFromString(addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for try := range 6 {
 				clearBackoff(a, b.ID())
+				if try%2 == 1 && transport == "quic-v1" {
+					// A dial under way elsewhere (a background dial of the
+					// node's) has a QUIC connection that looks open until
+					// B's gater closes it: Connect must not take it for an
+					// accepted one.
+					// (Should the connection come and go between two
+					// looks, this try is an ordinary one.)
+					dialed := make(chan struct{})
+					go func() { _ = a.Host().Connect(ctx, *ai); close(dialed) }()
+					await(t, waitLong, "the other dial's connection", func() bool {
+						select {
+						case <-dialed:
+							return true
+						default:
+							return a.Host().Network().Connectedness(b.ID()) == network.Connected
+						}
+					})
+					defer func() { <-dialed }()
+				}
 				if _, err := a.ConnectAddr(ctx, addr); !errors.Is(err, ErrRefused) {
 					t.Fatalf("try %d: connect to a peer that blocks us: %v, want ErrRefused", try, err)
 				}

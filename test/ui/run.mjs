@@ -424,6 +424,21 @@ try {
     assert.equal((await api('GET', `/api/v1/mimei/${mid}/stat/tree/sub/deeper/low.txt`)).size, 16);
   });
 
+  await step('Files: a folder larger than a page shows the first 1000 entries and "Show more" the rest', async () => {
+    const big = await api('POST', '/api/v1/mimei', JSON.stringify({ app_type: 'files' }), { 'Content-Type': 'application/json' });
+    const names = Array.from({ length: 1005 }, (_, i) => `f${String(i).padStart(4, '0')}.txt`);
+    for (let i = 0; i < names.length; i += 50) {
+      await Promise.all(names.slice(i, i + 50).map((n) => api('PUT', `/api/v1/mimei/${big.id}/files/${n}`, 'x', { 'Content-Type': 'text/plain' })));
+    }
+    await go(page, `#/files/${encodeURIComponent(big.id)}`, 'MiMei');
+    await page.locator('#entries li[data-path="f0999.txt"]').waitFor();
+    assert.equal(await page.locator('#entries li').count(), 1000);
+    await page.getByRole('button', { name: 'Show more' }).click();
+    await page.locator('#entries li[data-path="f1004.txt"]').waitFor();
+    assert.equal(await page.locator('#entries li').count(), 1005);
+    assert.equal(await page.getByRole('button', { name: 'Show more' }).count(), 0);
+  });
+
   await step('read-only session: no write controls', async () => {
     const pair = await api('POST', '/api/v1/console/pair', JSON.stringify({ scope: 'read', name: 'read-only test' }), { 'Content-Type': 'application/json' });
     const ro = await newContext(browser, DESKTOP, 'readonly');

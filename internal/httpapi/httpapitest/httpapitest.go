@@ -86,6 +86,8 @@ func (Backend) DeviceCert(_ context.Context, ref string) (apiv1.DeviceCert, erro
 type Store struct {
 	// VerifyProblems, if set, are the problems StoreVerify reports.
 	VerifyProblems []apiv1.StoreProblem
+	// GCReport is what StoreGC reports, Marked set to the files held.
+	GCReport apiv1.GCReport
 
 	mu      sync.Mutex
 	objects map[string]*object
@@ -557,27 +559,35 @@ func (s *Store) Stat(_ context.Context, mid, version, p string) (apiv1.FileInfo,
 	return info(p, e), nil
 }
 
-func (s *Store) List(_ context.Context, mid, version, p string) ([]apiv1.FileInfo, error) {
+func (s *Store) List(_ context.Context, mid, version, p, after string, limit int) ([]apiv1.FileInfo, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, err := s.state(mid, version)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	e, ok := st.files[p]
 	switch {
 	case !ok:
-		return nil, errf(apiv1.CodeNotFound, "no directory %q", p)
+		return nil, false, errf(apiv1.CodeNotFound, "no directory %q", p)
 	case !e.dir:
-		return nil, errf(apiv1.CodeNotDir, "%q is not a directory", p)
+		return nil, false, errf(apiv1.CodeNotDir, "%q is not a directory", p)
 	}
 	var out []apiv1.FileInfo
 	for _, q := range slices.Sorted(maps.Keys(st.files)) {
-		if q != "" && parent(q) == p {
-			out = append(out, info(q, st.files[q]))
+		if q == "" || parent(q) != p {
+			continue
 		}
+		fi := info(q, st.files[q])
+		if fi.Name <= after {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, fi)
 	}
-	return out, nil
+	return out, false, nil
 }
 
 func (s *Store) Mkdir(_ context.Context, mid string, req apiv1.Mkdir) (apiv1.FileInfo, error) {
@@ -1150,7 +1160,9 @@ func (s *Store) StoreGC(context.Context) (apiv1.GCReport, error) {
 	for _, o := range s.objects {
 		n += len(o.cur.files)
 	}
-	return apiv1.GCReport{Marked: n}, nil
+	rep := s.GCReport
+	rep.Marked = n
+	return rep, nil
 }
 
 var _ httpapi.StoreBackend = (*Store)(nil)

@@ -45,6 +45,11 @@ type DHT interface {
 // Config configures a Service. Host is required; the rest default.
 type Config struct {
 	Host host.Host
+	// Connect dials a device of a record that Connect found (default:
+	// Host.Connect). The node passes one that also confirms the other side
+	// kept the connection (p2p.Host.Connect), so a device that refuses us
+	// counts as unreachable.
+	Connect func(ctx context.Context, ai peer.AddrInfo) error
 	// DHT, if set, is a source and a publication target.
 	DHT DHT
 	// Indexes are index peers (see ParseIndexes): records are registered
@@ -149,6 +154,9 @@ func ParseIndexes(addrs []string) ([]peer.AddrInfo, error) {
 func New(cfg Config) (*Service, error) {
 	if cfg.Host == nil {
 		return nil, errors.New("discovery: no host")
+	}
+	if cfg.Connect == nil {
+		cfg.Connect = cfg.Host.Connect
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -817,7 +825,7 @@ func (s *Service) connectRecord(ctx context.Context, r Result) (peer.ID, error) 
 				ch <- res{err: errors.New("that is this device")}
 				return
 			}
-			err := s.cfg.Host.Connect(network.WithAllowLimitedConn(cctx, "discovery"), ai)
+			err := s.cfg.Connect(network.WithAllowLimitedConn(cctx, "discovery"), ai)
 			ch <- res{ai.ID, err}
 		}()
 	}

@@ -192,14 +192,44 @@ function mimei(main, mid, dir, writable, view) {
     }
   }
 
-  async function loadFiles() {
+  // The node lists a folder a page at a time (1000 entries): the first
+  // page shows and "Show more" adds the next; a reload (after an upload, a
+  // delete, an event) fetches as many pages as were shown.
+  let listed = [];
+  let next = '';
+  let pages = 1;
+  let gen = 0;
+  const lsPage = (after) => {
+    const q = new URLSearchParams();
+    if (view) q.set('version', view);
+    if (after) q.set('after', after);
+    const qs = q.toString();
+    return get(`${base}/ls${dir ? '/' + enc(dir) : ''}${qs ? `?${qs}` : ''}`);
+  };
+
+  async function loadFiles(more = false) {
+    const mine = ++gen;
     try {
-      const l = await get(`${base}/ls${dir ? '/' + enc(dir) : ''}${view ? `?version=${view}` : ''}`);
+      let got = more ? listed : [];
+      let after = more ? next : '';
+      for (let i = 0; i < (more ? 1 : pages); i++) {
+        const l = await lsPage(after);
+        got = got.concat(l.entries);
+        after = l.next || '';
+        if (!after) break;
+      }
+      if (mine !== gen) return; // a newer load is under way
+      listed = got;
+      next = after;
+      if (more) pages++;
       entries.removeAttribute('aria-busy');
-      const items = l.entries.slice().sort((a, b) => (b.dir - a.dir) || a.name.localeCompare(b.name));
+      const items = listed.slice().sort((a, b) => (b.dir - a.dir) || a.name.localeCompare(b.name));
       if (!items.length) { fill(entries, h('p', { class: 'muted', text: 'This folder is empty.' })); return; }
-      fill(entries, h('ul', { class: 'list', id: 'entries', 'aria-label': 'Files and folders' }, items.map(entry)));
+      fill(entries, h('ul', { class: 'list', id: 'entries', 'aria-label': 'Files and folders' }, items.map(entry)),
+        next ? h('p', { class: 'muted' }, `Showing the first ${items.length} entries. `,
+          h('button', { type: 'button', class: 'small', id: 'more-entries', text: 'Show more', on: { click: (e) => busy(e.currentTarget, () => loadFiles(true)) } })) : null);
     } catch (ex) {
+      if (mine !== gen) return;
       entries.removeAttribute('aria-busy');
       fill(entries, h('p', { class: 'error', role: 'alert', text: ex.message }));
     }
