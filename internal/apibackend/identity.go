@@ -118,7 +118,7 @@ func (b *Identity) DeviceCert(ctx context.Context, ref string) (apiv1.DeviceCert
 	out := apiv1.DeviceCert{
 		Version: c.Version, Persona: c.Persona, Device: dev.String(), Serial: c.Serial,
 		IssuedAt: time.Unix(c.IssuedAt, 0).UTC(), Encoded: base64.StdEncoding.EncodeToString(enc),
-		Verified: c.Verify(time.Now(), (&identity.RevocationList{}).Has) == nil,
+		Verified: c.Verify(time.Now(), (&identity.RevocationListV1{}).Has) == nil,
 	}
 	if c.ExpiresAt != 0 {
 		out.ExpiresAt = time.Unix(c.ExpiresAt, 0).UTC()

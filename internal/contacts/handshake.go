@@ -131,7 +131,7 @@ func (h *Hello) body() (helloBody, error) {
 
 // NewHello builds and signs the Hello for an invite's secret, with a fresh
 // random nonce, for the persona of cert signed by device.
-func NewHello(device ed25519.PrivateKey, cert *identity.DeviceCert, secret [16]byte, name string) (*Hello, error) {
+func NewHello(device ed25519.PrivateKey, cert *identity.DeviceCertV1, secret [16]byte, name string) (*Hello, error) {
 	cb, err := signer(device, cert)
 	if err != nil {
 		return nil, err
@@ -193,7 +193,7 @@ func ParseHello(b []byte) (*Hello, error) {
 // Verify checks that Cert is a certificate valid at now issued by Persona
 // and that its device signed the Hello. It returns the certificate, whose
 // device key the network layer must match against the connected peer.
-func (h *Hello) Verify(now time.Time) (*identity.DeviceCert, error) {
+func (h *Hello) Verify(now time.Time) (*identity.DeviceCertV1, error) {
 	b, err := h.body()
 	if err != nil {
 		return nil, err
@@ -261,7 +261,7 @@ func (w *Welcome) body() (welcomeBody, error) {
 
 // NewWelcome builds and signs the Welcome answering hello, for the persona
 // of cert signed by device.
-func NewWelcome(device ed25519.PrivateKey, cert *identity.DeviceCert, name string, hello *Hello) (*Welcome, error) {
+func NewWelcome(device ed25519.PrivateKey, cert *identity.DeviceCertV1, name string, hello *Hello) (*Welcome, error) {
 	cb, err := signer(device, cert)
 	if err != nil {
 		return nil, err
@@ -327,7 +327,7 @@ func ParseWelcome(b []byte) (*Welcome, error) {
 // and that its device signed the Welcome, and returns the certificate. The
 // caller also checks HelloHash against the Hello it sent, Persona against
 // the invite's, and the certificate's device against the connected peer.
-func (w *Welcome) Verify(now time.Time) (*identity.DeviceCert, error) {
+func (w *Welcome) Verify(now time.Time) (*identity.DeviceCertV1, error) {
 	b, err := w.body()
 	if err != nil {
 		return nil, err

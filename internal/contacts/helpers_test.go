@@ -32,7 +32,7 @@ func peerID(seed byte) string {
 type party struct {
 	persona ed25519.PrivateKey
 	device  ed25519.PrivateKey
-	cert    *identity.DeviceCert
+	cert    *identity.DeviceCertV1
 	did     string
 	peer    string
 }
@@ -40,7 +40,7 @@ type party struct {
 func newParty(t testing.TB, seed byte) party {
 	t.Helper()
 	p := party{persona: seedKey(seed), device: seedKey(seed + 100)}
-	cert, err := identity.IssueDeviceCert(p.persona, p.device.Public().(ed25519.PublicKey), 1, t0.Add(-time.Hour), 0)
+	cert, err := identity.IssueDeviceCertV1(p.persona, p.device.Public().(ed25519.PublicKey), 1, t0.Add(-time.Hour), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +78,8 @@ func signWith(k ed25519.PrivateKey, domain string, body []byte) []byte {
 	return codec.Sign(k, domain, body)
 }
 
-type identityCert = identity.DeviceCert
+type identityCert = identity.DeviceCertV1
 
-func issueCert(persona ed25519.PrivateKey, device ed25519.PublicKey, at time.Time, validFor time.Duration) (*identity.DeviceCert, error) {
-	return identity.IssueDeviceCert(persona, device, 9, at, validFor)
+func issueCert(persona ed25519.PrivateKey, device ed25519.PublicKey, at time.Time, validFor time.Duration) (*identity.DeviceCertV1, error) {
+	return identity.IssueDeviceCertV1(persona, device, 9, at, validFor)
 }

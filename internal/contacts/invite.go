@@ -164,7 +164,7 @@ func checkAddr(a string) error {
 // NewInvite issues an invite for the persona of cert, signed by device (the
 // key cert certifies), valid for ttl (0 < ttl ≤ MaxInviteTTL; rounded up to a
 // whole second) from now, with a fresh random secret.
-func NewInvite(device ed25519.PrivateKey, cert *identity.DeviceCert, name string, devices []InviteDevice, ttl time.Duration, now time.Time) (*Invite, error) {
+func NewInvite(device ed25519.PrivateKey, cert *identity.DeviceCertV1, name string, devices []InviteDevice, ttl time.Duration, now time.Time) (*Invite, error) {
 	if ttl <= 0 || ttl > MaxInviteTTL {
 		return nil, fmt.Errorf("contacts: invite lifetime %v, want (0, %v]", ttl, MaxInviteTTL)
 	}
@@ -192,7 +192,7 @@ func cloneDevices(ds []InviteDevice) []InviteDevice {
 
 // signer checks that device is the key cert certifies and returns the
 // certificate's encoding.
-func signer(device ed25519.PrivateKey, cert *identity.DeviceCert) ([]byte, error) {
+func signer(device ed25519.PrivateKey, cert *identity.DeviceCertV1) ([]byte, error) {
 	if cert == nil || len(device) != ed25519.PrivateKeySize {
 		return nil, errors.New("contacts: signing needs a device key and its certificate")
 	}
@@ -202,7 +202,7 @@ func signer(device ed25519.PrivateKey, cert *identity.DeviceCert) ([]byte, error
 	return cert.Marshal()
 }
 
-func (i *Invite) sign(device ed25519.PrivateKey, cert *identity.DeviceCert) error {
+func (i *Invite) sign(device ed25519.PrivateKey, cert *identity.DeviceCertV1) error {
 	cb, err := signer(device, cert)
 	if err != nil {
 		return err
@@ -338,8 +338,8 @@ func (i *Invite) Verify(now time.Time) error {
 // verifySigned checks that certBytes is a certificate valid at now issued by
 // persona, and that its device signed body in domain. It returns the
 // certificate.
-func verifySigned(certBytes []byte, persona, domain string, body, sig []byte, now time.Time) (*identity.DeviceCert, error) {
-	cert, err := identity.ParseDeviceCert(certBytes)
+func verifySigned(certBytes []byte, persona, domain string, body, sig []byte, now time.Time) (*identity.DeviceCertV1, error) {
+	cert, err := identity.ParseDeviceCertV1(certBytes)
 	if err != nil {
 		return nil, fmt.Errorf("device certificate: %w", err)
 	}

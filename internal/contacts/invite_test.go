@@ -184,7 +184,7 @@ func TestInviteExpiry(t *testing.T) {
 
 // resign signs a modified invite with the given device and cert, as an
 // attacker holding some device key could.
-func resign(t *testing.T, inv *Invite, device ed25519.PrivateKey, cert *identity.DeviceCert) string {
+func resign(t *testing.T, inv *Invite, device ed25519.PrivateKey, cert *identity.DeviceCertV1) string {
 	t.Helper()
 	cb, err := cert.Marshal()
 	if err != nil {
@@ -213,7 +213,7 @@ func TestInviteCertChecks(t *testing.T) {
 	}
 
 	// A certificate that expired.
-	short, err := identity.IssueDeviceCert(alice.persona, alice.device.Public().(ed25519.PublicKey), 2, t0.Add(-time.Hour), time.Minute)
+	short, err := identity.IssueDeviceCertV1(alice.persona, alice.device.Public().(ed25519.PublicKey), 2, t0.Add(-time.Hour), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ type Self struct {
 	ID        string // the persona's did:key
 	Name      string // the persona's name; suggested to others unless "default"
 	DeviceKey ed25519.PrivateKey
-	Cert      *identity.DeviceCert // certifies DeviceKey for ID
+	Cert      *identity.DeviceCertV1 // certifies DeviceKey for ID
 }
 
 // ServiceConfig is what a Service needs. Net, Store and Self are required;
@@ -753,7 +753,7 @@ func writeMarshal(w io.Writer, marshal func() ([]byte, error)) error {
 }
 
 // deviceIs reports whether cert certifies the device p.
-func deviceIs(cert *identity.DeviceCert, p netport.PeerID) bool {
+func deviceIs(cert *identity.DeviceCertV1, p netport.PeerID) bool {
 	id, err := identity.DeviceID(cert.DeviceKey())
 	return err == nil && netport.PeerID(id) == p
 }

@@ -119,7 +119,7 @@ func put(w kv.Writer, d Device) error {
 // CheckCert verifies that raw is a valid certificate of persona (a
 // did:key) at now and returns the certified device's network name.
 func CheckCert(raw []byte, persona string, now time.Time) (netport.PeerID, error) {
-	c, err := identity.ParseDeviceCert(raw)
+	c, err := identity.ParseDeviceCertV1(raw)
 	if err != nil {
 		return "", err
 	}
@@ -132,7 +132,7 @@ func CheckCert(raw []byte, persona string, now time.Time) (netport.PeerID, error
 	return certDevice(c)
 }
 
-func certDevice(c *identity.DeviceCert) (netport.PeerID, error) {
+func certDevice(c *identity.DeviceCertV1) (netport.PeerID, error) {
 	id, err := identity.DeviceID(c.DeviceKey())
 	return netport.PeerID(id), err
 }

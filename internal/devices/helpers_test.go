@@ -25,6 +25,6 @@ type nopKeys struct{}
 
 func (nopKeys) DefaultPersona() keystore.PersonaInfo { return keystore.PersonaInfo{} }
 func (nopKeys) RootSeed() []byte                     { return nil }
-func (nopKeys) DeviceCert(string) (*identity.DeviceCert, error) {
+func (nopKeys) DeviceCert(string) (*identity.DeviceCertV1, error) {
 	return nil, errors.New("no keys")
 }

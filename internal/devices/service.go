@@ -26,7 +26,7 @@ type Keys interface {
 	// RootSeed returns a copy of the root seed; the service clears it
 	// after sending it to a device that showed a valid code.
 	RootSeed() []byte
-	DeviceCert(personaID string) (*identity.DeviceCert, error)
+	DeviceCert(personaID string) (*identity.DeviceCertV1, error)
 }
 
 var _ Keys = (*keystore.Store)(nil)
@@ -378,7 +378,7 @@ func (s *Service) LearnAddrs(ctx context.Context, p netport.PeerID) {
 		return
 	}
 	for _, d := range rec.Devices {
-		c, err := identity.ParseDeviceCert(d.Cert)
+		c, err := identity.ParseDeviceCertV1(d.Cert)
 		if err != nil {
 			continue
 		}

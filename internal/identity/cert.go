@@ -10,10 +10,10 @@ import (
 	"github.com/peer-node/peer/internal/codec"
 )
 
-// CertVersion is the device certificate format this code writes and reads.
-const CertVersion = 1
+// CertVersionV1 is the device certificate format this code writes and reads.
+const CertVersionV1 = 1
 
-// DeviceCert is a persona's signed statement that a device (one running node,
+// DeviceCertV1 (identity format 1; docs/identity.md §18) is a persona's signed statement that a device (one running node,
 // named by its Ed25519 public key) acts for it.
 //
 // On the wire it is the CBOR array
@@ -22,7 +22,7 @@ const CertVersion = 1
 //
 // and Sig is the persona's signature, in domain DomainDeviceCert, over the
 // CBOR array of the first six fields (see docs/identity.md).
-type DeviceCert struct {
+type DeviceCertV1 struct {
 	Version   uint16
 	Persona   string // did:key of the issuing persona
 	Device    []byte // the device's 32-byte Ed25519 public key
@@ -55,9 +55,9 @@ type certWire struct {
 	Sig       []byte
 }
 
-// IssueDeviceCert has persona sign a certificate for device, valid from now
+// IssueDeviceCertV1 has persona sign a certificate for device, valid from now
 // for validFor (0: no expiry; otherwise rounded up to whole seconds).
-func IssueDeviceCert(persona ed25519.PrivateKey, device ed25519.PublicKey, serial uint64, now time.Time, validFor time.Duration) (*DeviceCert, error) {
+func IssueDeviceCertV1(persona ed25519.PrivateKey, device ed25519.PublicKey, serial uint64, now time.Time, validFor time.Duration) (*DeviceCertV1, error) {
 	pub, err := publicOf(persona)
 	if err != nil {
 		return nil, err
@@ -65,8 +65,8 @@ func IssueDeviceCert(persona ed25519.PrivateKey, device ed25519.PublicKey, seria
 	if validFor < 0 {
 		return nil, fmt.Errorf("identity: negative certificate lifetime %v", validFor)
 	}
-	c := &DeviceCert{
-		Version:  CertVersion,
+	c := &DeviceCertV1{
+		Version:  CertVersionV1,
 		Persona:  DID(pub),
 		Device:   bytes.Clone(device),
 		Serial:   serial,
@@ -100,9 +100,9 @@ func publicOf(priv ed25519.PrivateKey) (ed25519.PublicKey, error) {
 }
 
 // check enforces the structural rules of a certificate, signature aside.
-func (c *DeviceCert) check() error {
-	if c.Version != CertVersion {
-		return fmt.Errorf("%w: device certificate version %d, want %d", ErrUnsupportedVersion, c.Version, CertVersion)
+func (c *DeviceCertV1) check() error {
+	if c.Version != CertVersionV1 {
+		return fmt.Errorf("%w: device certificate version %d, want %d", ErrUnsupportedVersion, c.Version, CertVersionV1)
 	}
 	if _, err := ParseDID(c.Persona); err != nil {
 		return fmt.Errorf("%w: device certificate persona: %w", ErrMalformed, err)
@@ -119,7 +119,7 @@ func (c *DeviceCert) check() error {
 	return nil
 }
 
-func (c *DeviceCert) body() ([]byte, error) {
+func (c *DeviceCertV1) body() ([]byte, error) {
 	return codec.Marshal(certBody{
 		Version: c.Version, Persona: c.Persona, Device: c.Device,
 		Serial: c.Serial, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt,
@@ -127,7 +127,7 @@ func (c *DeviceCert) body() ([]byte, error) {
 }
 
 // Marshal returns the certificate's deterministic encoding.
-func (c *DeviceCert) Marshal() ([]byte, error) {
+func (c *DeviceCertV1) Marshal() ([]byte, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -140,19 +140,19 @@ func (c *DeviceCert) Marshal() ([]byte, error) {
 	})
 }
 
-// ParseDeviceCert decodes a certificate strictly: bounded size, canonical
+// ParseDeviceCertV1 decodes a certificate strictly: bounded size, canonical
 // encoding, known version (else ErrUnsupportedVersion), well-formed fields
 // (else ErrMalformed). It does not check the signature, expiry or
 // revocation: call Verify.
-func ParseDeviceCert(b []byte) (*DeviceCert, error) {
-	if err := checkVersion(b, "device certificate", CertVersion); err != nil {
+func ParseDeviceCertV1(b []byte) (*DeviceCertV1, error) {
+	if err := checkVersion(b, "device certificate", CertVersionV1); err != nil {
 		return nil, err
 	}
 	var w certWire
 	if err := codec.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("%w: device certificate: %w", ErrMalformed, err)
 	}
-	c := &DeviceCert{
+	c := &DeviceCertV1{
 		Version: w.Version, Persona: w.Persona, Device: w.Device, Serial: w.Serial,
 		IssuedAt: w.IssuedAt, ExpiresAt: w.ExpiresAt, Sig: w.Sig,
 	}
@@ -186,7 +186,7 @@ func checkVersion(b []byte, what string, want uint16) error {
 //
 // Verify does not know which device it is talking to: the caller must also
 // check that Device is the key the peer proved it holds.
-func (c *DeviceCert) Verify(now time.Time, revoked func(persona string, serial uint64) bool) error {
+func (c *DeviceCertV1) Verify(now time.Time, revoked func(persona string, serial uint64) bool) error {
 	if err := c.check(); err != nil {
 		return err
 	}
@@ -212,12 +212,12 @@ func (c *DeviceCert) Verify(now time.Time, revoked func(persona string, serial u
 }
 
 // DeviceKey returns a copy of the certified device's public key.
-func (c *DeviceCert) DeviceKey() ed25519.PublicKey {
+func (c *DeviceCertV1) DeviceKey() ed25519.PublicKey {
 	return ed25519.PublicKey(bytes.Clone(c.Device))
 }
 
 // Clone returns a deep copy of c.
-func (c *DeviceCert) Clone() *DeviceCert {
+func (c *DeviceCertV1) Clone() *DeviceCertV1 {
 	d := *c
 	d.Device = bytes.Clone(c.Device)
 	d.Sig = bytes.Clone(c.Sig)

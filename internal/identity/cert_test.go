@@ -27,11 +27,11 @@ func pubOf(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.
 
 func TestIssueAndVerify(t *testing.T) {
 	persona, device := testKeys(t)
-	c, err := IssueDeviceCert(persona, pubOf(device), 42, t0, 0)
+	c, err := IssueDeviceCertV1(persona, pubOf(device), 42, t0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Version != CertVersion || c.Persona != DID(pubOf(persona)) || !bytes.Equal(c.Device, pubOf(device)) ||
+	if c.Version != CertVersionV1 || c.Persona != DID(pubOf(persona)) || !bytes.Equal(c.Device, pubOf(device)) ||
 		c.Serial != 42 || c.IssuedAt != t0.Unix() || c.ExpiresAt != 0 || len(c.Sig) != ed25519.SignatureSize {
 		t.Fatalf("unexpected certificate %+v", c)
 	}
@@ -42,7 +42,7 @@ func TestIssueAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := ParseDeviceCert(b)
+	back, err := ParseDeviceCertV1(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +60,8 @@ func TestIssueAndVerify(t *testing.T) {
 
 func TestIssueIsDeterministic(t *testing.T) {
 	persona, device := testKeys(t)
-	a, _ := IssueDeviceCert(persona, pubOf(device), 1, t0, time.Hour)
-	b, _ := IssueDeviceCert(persona, pubOf(device), 1, t0, time.Hour)
+	a, _ := IssueDeviceCertV1(persona, pubOf(device), 1, t0, time.Hour)
+	b, _ := IssueDeviceCertV1(persona, pubOf(device), 1, t0, time.Hour)
 	ab, _ := a.Marshal()
 	bb, _ := b.Marshal()
 	if !bytes.Equal(ab, bb) {
@@ -89,7 +89,7 @@ func TestIssueDeviceCertErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if c, err := IssueDeviceCert(tt.persona, tt.device, 1, tt.now, tt.validFor); err == nil {
+			if c, err := IssueDeviceCertV1(tt.persona, tt.device, 1, tt.now, tt.validFor); err == nil {
 				t.Fatalf("issued %+v", c)
 			}
 		})
@@ -99,16 +99,16 @@ func TestIssueDeviceCertErrors(t *testing.T) {
 func TestVerifyOutcomes(t *testing.T) {
 	persona, device := testKeys(t)
 	otherPersona := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32))
-	issue := func(validFor time.Duration) *DeviceCert {
-		c, err := IssueDeviceCert(persona, pubOf(device), 7, t0, validFor)
+	issue := func(validFor time.Duration) *DeviceCertV1 {
+		c, err := IssueDeviceCertV1(persona, pubOf(device), 7, t0, validFor)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	var revoked RevocationList
+	var revoked RevocationListV1
 	rc := issue(0)
-	r, err := Revoke(persona, rc, t0)
+	r, err := RevokeV1(persona, rc, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,26 +119,26 @@ func TestVerifyOutcomes(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		cert    func() *DeviceCert
+		cert    func() *DeviceCertV1
 		now     time.Time
 		revoked func(string, uint64) bool
 		want    error
 	}{
-		{"valid", func() *DeviceCert { return issue(time.Hour) }, t0.Add(59 * time.Minute), nil, nil},
-		{"valid, revocation list without it", func() *DeviceCert { return issue(0) }, t0, otherSerial, nil},
-		{"lifetime rounded up to a second", func() *DeviceCert { return issue(time.Nanosecond) }, t0, nil, nil},
-		{"expired at the instant", func() *DeviceCert { return issue(time.Hour) }, t0.Add(time.Hour), nil, ErrExpired},
-		{"expired later", func() *DeviceCert { return issue(time.Hour) }, t0.Add(48 * time.Hour), nil, ErrExpired},
-		{"revoked", func() *DeviceCert { return issue(0) }, t0, revoked.Has, ErrRevoked},
-		{"serial changed", func() *DeviceCert { c := issue(0); c.Serial++; return c }, t0, nil, ErrBadSignature},
-		{"expiry removed", func() *DeviceCert { c := issue(time.Hour); c.ExpiresAt = 0; return c }, t0.Add(2 * time.Hour), nil, ErrBadSignature},
-		{"device swapped", func() *DeviceCert { c := issue(0); c.Device = pubOf(otherPersona); return c }, t0, nil, ErrBadSignature},
-		{"persona swapped", func() *DeviceCert { c := issue(0); c.Persona = DID(pubOf(otherPersona)); return c }, t0, nil, ErrBadSignature},
-		{"signature cut", func() *DeviceCert { c := issue(0); c.Sig = c.Sig[:10]; return c }, t0, nil, ErrBadSignature},
-		{"version 2", func() *DeviceCert { c := issue(0); c.Version = 2; return c }, t0, nil, ErrUnsupportedVersion},
-		{"bad persona", func() *DeviceCert { c := issue(0); c.Persona = "did:key:zzz"; return c }, t0, nil, ErrMalformed},
-		{"short device", func() *DeviceCert { c := issue(0); c.Device = c.Device[:4]; return c }, t0, nil, ErrMalformed},
-		{"expires before issue", func() *DeviceCert { c := issue(0); c.ExpiresAt = c.IssuedAt; return c }, t0, nil, ErrMalformed},
+		{"valid", func() *DeviceCertV1 { return issue(time.Hour) }, t0.Add(59 * time.Minute), nil, nil},
+		{"valid, revocation list without it", func() *DeviceCertV1 { return issue(0) }, t0, otherSerial, nil},
+		{"lifetime rounded up to a second", func() *DeviceCertV1 { return issue(time.Nanosecond) }, t0, nil, nil},
+		{"expired at the instant", func() *DeviceCertV1 { return issue(time.Hour) }, t0.Add(time.Hour), nil, ErrExpired},
+		{"expired later", func() *DeviceCertV1 { return issue(time.Hour) }, t0.Add(48 * time.Hour), nil, ErrExpired},
+		{"revoked", func() *DeviceCertV1 { return issue(0) }, t0, revoked.Has, ErrRevoked},
+		{"serial changed", func() *DeviceCertV1 { c := issue(0); c.Serial++; return c }, t0, nil, ErrBadSignature},
+		{"expiry removed", func() *DeviceCertV1 { c := issue(time.Hour); c.ExpiresAt = 0; return c }, t0.Add(2 * time.Hour), nil, ErrBadSignature},
+		{"device swapped", func() *DeviceCertV1 { c := issue(0); c.Device = pubOf(otherPersona); return c }, t0, nil, ErrBadSignature},
+		{"persona swapped", func() *DeviceCertV1 { c := issue(0); c.Persona = DID(pubOf(otherPersona)); return c }, t0, nil, ErrBadSignature},
+		{"signature cut", func() *DeviceCertV1 { c := issue(0); c.Sig = c.Sig[:10]; return c }, t0, nil, ErrBadSignature},
+		{"version 2", func() *DeviceCertV1 { c := issue(0); c.Version = 2; return c }, t0, nil, ErrUnsupportedVersion},
+		{"bad persona", func() *DeviceCertV1 { c := issue(0); c.Persona = "did:key:zzz"; return c }, t0, nil, ErrMalformed},
+		{"short device", func() *DeviceCertV1 { c := issue(0); c.Device = c.Device[:4]; return c }, t0, nil, ErrMalformed},
+		{"expires before issue", func() *DeviceCertV1 { c := issue(0); c.ExpiresAt = c.IssuedAt; return c }, t0, nil, ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,7 +159,7 @@ func TestVerifyOutcomes(t *testing.T) {
 // A certificate signature must not verify as any other record type.
 func TestCertSignatureIsDomainSeparated(t *testing.T) {
 	persona, device := testKeys(t)
-	c, _ := IssueDeviceCert(persona, pubOf(device), 7, t0, 0)
+	c, _ := IssueDeviceCertV1(persona, pubOf(device), 7, t0, 0)
 	body, _ := c.body()
 	if !codec.Verify(pubOf(persona), DomainDeviceCert, body, c.Sig) {
 		t.Fatal("signature does not verify in its own domain")
@@ -174,7 +174,7 @@ func TestCertSignatureIsDomainSeparated(t *testing.T) {
 
 func TestParseDeviceCertRejects(t *testing.T) {
 	persona, device := testKeys(t)
-	c, _ := IssueDeviceCert(persona, pubOf(device), 7, t0, 0)
+	c, _ := IssueDeviceCertV1(persona, pubOf(device), 7, t0, 0)
 	enc := func(v any) []byte {
 		b, err := codec.Marshal(v)
 		if err != nil {
@@ -213,7 +213,7 @@ func TestParseDeviceCertRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseDeviceCert(tt.in)
+			_, err := ParseDeviceCertV1(tt.in)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -221,8 +221,8 @@ func TestParseDeviceCertRejects(t *testing.T) {
 	}
 }
 
-func mustRevocationBytes(t testing.TB, persona ed25519.PrivateKey, c *DeviceCert) []byte {
-	r, err := Revoke(persona, c, t0)
+func mustRevocationBytes(t testing.TB, persona ed25519.PrivateKey, c *DeviceCertV1) []byte {
+	r, err := RevokeV1(persona, c, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,13 +261,13 @@ func flips(i int) []byte {
 // flips): the result must never verify, and must fail with a typed error.
 func TestCertEveryByteFlip(t *testing.T) {
 	persona, device := testKeys(t)
-	c, _ := IssueDeviceCert(persona, pubOf(device), 7, t0, 30*24*time.Hour)
+	c, _ := IssueDeviceCertV1(persona, pubOf(device), 7, t0, 30*24*time.Hour)
 	good, _ := c.Marshal()
 	for i := range good {
 		for _, x := range flips(i) {
 			b := append([]byte(nil), good...)
 			b[i] ^= x
-			got, err := ParseDeviceCert(b)
+			got, err := ParseDeviceCertV1(b)
 			if err == nil {
 				err = got.Verify(t0, nil)
 				if err == nil {
@@ -283,8 +283,8 @@ func TestCertEveryByteFlip(t *testing.T) {
 
 func TestRevocation(t *testing.T) {
 	persona, device := testKeys(t)
-	c, _ := IssueDeviceCert(persona, pubOf(device), 7, t0, 0)
-	r, err := Revoke(persona, c, t0.Add(time.Hour))
+	c, _ := IssueDeviceCertV1(persona, pubOf(device), 7, t0, 0)
+	r, err := RevokeV1(persona, c, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,14 +295,14 @@ func TestRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := ParseRevocation(b)
+	back, err := ParseRevocationV1(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := back.Verify(); err != nil {
 		t.Fatal(err)
 	}
-	var l RevocationList
+	var l RevocationListV1
 	if l.Has(c.Persona, 7) {
 		t.Fatal("empty list has the certificate")
 	}
@@ -319,26 +319,26 @@ func TestRevocation(t *testing.T) {
 
 func TestRevocationErrors(t *testing.T) {
 	persona, device := testKeys(t)
-	c, _ := IssueDeviceCert(persona, pubOf(device), 7, t0, 0)
-	if _, err := Revoke(device, c, t0); !errors.Is(err, ErrPersonaMismatch) {
+	c, _ := IssueDeviceCertV1(persona, pubOf(device), 7, t0, 0)
+	if _, err := RevokeV1(device, c, t0); !errors.Is(err, ErrPersonaMismatch) {
 		t.Fatalf("revoke with the wrong key: %v, want ErrPersonaMismatch", err)
 	}
-	if _, err := Revoke(persona, nil, t0); err == nil {
+	if _, err := RevokeV1(persona, nil, t0); err == nil {
 		t.Fatal("revoked a nil certificate")
 	}
-	r, _ := Revoke(persona, c, t0)
+	r, _ := RevokeV1(persona, c, t0)
 	tests := []struct {
 		name   string
-		mutate func(r *Revocation)
+		mutate func(r *RevocationV1)
 		want   error
 	}{
-		{"serial changed", func(r *Revocation) { r.Serial = 8 }, ErrBadSignature},
-		{"date changed", func(r *Revocation) { r.RevokedAt++ }, ErrBadSignature},
-		{"device changed", func(r *Revocation) { r.Device = pubOf(persona) }, ErrBadSignature},
-		{"cert signature as revocation signature", func(r *Revocation) { r.Sig = c.Sig }, ErrBadSignature},
-		{"version 9", func(r *Revocation) { r.Version = 9 }, ErrUnsupportedVersion},
-		{"short device", func(r *Revocation) { r.Device = nil }, ErrMalformed},
-		{"bad persona", func(r *Revocation) { r.Persona = "x" }, ErrMalformed},
+		{"serial changed", func(r *RevocationV1) { r.Serial = 8 }, ErrBadSignature},
+		{"date changed", func(r *RevocationV1) { r.RevokedAt++ }, ErrBadSignature},
+		{"device changed", func(r *RevocationV1) { r.Device = pubOf(persona) }, ErrBadSignature},
+		{"cert signature as revocation signature", func(r *RevocationV1) { r.Sig = c.Sig }, ErrBadSignature},
+		{"version 9", func(r *RevocationV1) { r.Version = 9 }, ErrUnsupportedVersion},
+		{"short device", func(r *RevocationV1) { r.Device = nil }, ErrMalformed},
+		{"bad persona", func(r *RevocationV1) { r.Persona = "x" }, ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -347,7 +347,7 @@ func TestRevocationErrors(t *testing.T) {
 			if err := m.Verify(); !errors.Is(err, tt.want) {
 				t.Fatalf("Verify = %v, want %v", err, tt.want)
 			}
-			var l RevocationList
+			var l RevocationListV1
 			if err := l.Add(&m); err == nil || l.Len() != 0 {
 				t.Fatal("list accepted a bad revocation")
 			}
@@ -357,13 +357,13 @@ func TestRevocationErrors(t *testing.T) {
 
 func TestRevocationEveryByteFlip(t *testing.T) {
 	persona, device := testKeys(t)
-	c, _ := IssueDeviceCert(persona, pubOf(device), 7, t0, 0)
+	c, _ := IssueDeviceCertV1(persona, pubOf(device), 7, t0, 0)
 	good := mustRevocationBytes(t, persona, c)
 	for i := range good {
 		for _, x := range flips(i) {
 			b := append([]byte(nil), good...)
 			b[i] ^= x
-			r, err := ParseRevocation(b)
+			r, err := ParseRevocationV1(b)
 			if err == nil {
 				if err = r.Verify(); err == nil {
 					t.Fatalf("byte %d ^ %#02x: modified revocation verifies", i, x)
@@ -378,7 +378,7 @@ func TestRevocationEveryByteFlip(t *testing.T) {
 
 func TestRevocationListConcurrent(t *testing.T) {
 	persona, device := testKeys(t)
-	var l RevocationList
+	var l RevocationListV1
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -387,8 +387,8 @@ func TestRevocationListConcurrent(t *testing.T) {
 		}
 	}()
 	for s := uint64(0); s < 20; s++ {
-		c, _ := IssueDeviceCert(persona, pubOf(device), s, t0, 0)
-		r, _ := Revoke(persona, c, t0)
+		c, _ := IssueDeviceCertV1(persona, pubOf(device), s, t0, 0)
+		r, _ := RevokeV1(persona, c, t0)
 		if err := l.Add(r); err != nil {
 			t.Fatal(err)
 		}

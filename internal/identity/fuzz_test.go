@@ -15,7 +15,7 @@ import (
 
 func FuzzParseDeviceCert(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ParseDeviceCert(data)
+		c, err := ParseDeviceCertV1(data)
 		if err != nil {
 			if !typed(err) {
 				t.Fatalf("untyped error: %v", err)
@@ -37,7 +37,7 @@ func FuzzParseDeviceCert(f *testing.F) {
 
 func FuzzParseRevocation(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := ParseRevocation(data)
+		r, err := ParseRevocationV1(data)
 		if err != nil {
 			if !typed(err) {
 				t.Fatalf("untyped error: %v", err)
@@ -80,7 +80,7 @@ func TestFuzzSeedsAreValid(t *testing.T) {
 		t.Fatalf("want valid seeds, found %d certificates and %d revocations", len(certs), len(revs))
 	}
 	for _, p := range certs {
-		c, err := ParseDeviceCert(readSeed(t, p))
+		c, err := ParseDeviceCertV1(readSeed(t, p))
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
@@ -89,7 +89,7 @@ func TestFuzzSeedsAreValid(t *testing.T) {
 		}
 	}
 	for _, p := range revs {
-		r, err := ParseRevocation(readSeed(t, p))
+		r, err := ParseRevocationV1(readSeed(t, p))
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}

@@ -10,10 +10,10 @@ import (
 	"github.com/peer-node/peer/internal/codec"
 )
 
-// RevocationVersion is the revocation format this code writes and reads.
-const RevocationVersion = 1
+// RevocationVersionV1 is the revocation format this code writes and reads.
+const RevocationVersionV1 = 1
 
-// Revocation is a persona's signed statement that its device certificate
+// RevocationV1 is a persona's signed statement that its device certificate
 // Serial (for Device) is no longer valid.
 //
 // On the wire it is the CBOR array
@@ -22,7 +22,7 @@ const RevocationVersion = 1
 //
 // and Sig is the persona's signature, in domain DomainDeviceRevocation, over
 // the CBOR array of the first five fields.
-type Revocation struct {
+type RevocationV1 struct {
 	Version   uint16
 	Persona   string // did:key of the persona that issued the certificate
 	Serial    uint64 // serial of the revoked certificate
@@ -50,9 +50,9 @@ type revocationWire struct {
 	Sig       []byte
 }
 
-// Revoke has persona sign the revocation of certificate c. persona must be
+// RevokeV1 has persona sign the revocation of certificate c. persona must be
 // the key that issued c (else ErrPersonaMismatch).
-func Revoke(persona ed25519.PrivateKey, c *DeviceCert, now time.Time) (*Revocation, error) {
+func RevokeV1(persona ed25519.PrivateKey, c *DeviceCertV1, now time.Time) (*RevocationV1, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil device certificate", ErrMalformed)
 	}
@@ -63,8 +63,8 @@ func Revoke(persona ed25519.PrivateKey, c *DeviceCert, now time.Time) (*Revocati
 	if DID(pub) != c.Persona {
 		return nil, fmt.Errorf("%w: certificate %d belongs to %s", ErrPersonaMismatch, c.Serial, c.Persona)
 	}
-	r := &Revocation{
-		Version:   RevocationVersion,
+	r := &RevocationV1{
+		Version:   RevocationVersionV1,
 		Persona:   c.Persona,
 		Serial:    c.Serial,
 		Device:    bytes.Clone(c.Device),
@@ -81,9 +81,9 @@ func Revoke(persona ed25519.PrivateKey, c *DeviceCert, now time.Time) (*Revocati
 	return r, nil
 }
 
-func (r *Revocation) check() error {
-	if r.Version != RevocationVersion {
-		return fmt.Errorf("%w: revocation version %d, want %d", ErrUnsupportedVersion, r.Version, RevocationVersion)
+func (r *RevocationV1) check() error {
+	if r.Version != RevocationVersionV1 {
+		return fmt.Errorf("%w: revocation version %d, want %d", ErrUnsupportedVersion, r.Version, RevocationVersionV1)
 	}
 	if _, err := ParseDID(r.Persona); err != nil {
 		return fmt.Errorf("%w: revocation persona: %w", ErrMalformed, err)
@@ -97,14 +97,14 @@ func (r *Revocation) check() error {
 	return nil
 }
 
-func (r *Revocation) body() ([]byte, error) {
+func (r *RevocationV1) body() ([]byte, error) {
 	return codec.Marshal(revocationBody{
 		Version: r.Version, Persona: r.Persona, Serial: r.Serial, Device: r.Device, RevokedAt: r.RevokedAt,
 	})
 }
 
 // Marshal returns the revocation's deterministic encoding.
-func (r *Revocation) Marshal() ([]byte, error) {
+func (r *RevocationV1) Marshal() ([]byte, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -117,17 +117,17 @@ func (r *Revocation) Marshal() ([]byte, error) {
 	})
 }
 
-// ParseRevocation decodes a revocation strictly (see ParseDeviceCert). It
+// ParseRevocationV1 decodes a revocation strictly (see ParseDeviceCertV1). It
 // does not check the signature: call Verify.
-func ParseRevocation(b []byte) (*Revocation, error) {
-	if err := checkVersion(b, "revocation", RevocationVersion); err != nil {
+func ParseRevocationV1(b []byte) (*RevocationV1, error) {
+	if err := checkVersion(b, "revocation", RevocationVersionV1); err != nil {
 		return nil, err
 	}
 	var w revocationWire
 	if err := codec.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("%w: revocation: %w", ErrMalformed, err)
 	}
-	r := &Revocation{
+	r := &RevocationV1{
 		Version: w.Version, Persona: w.Persona, Serial: w.Serial, Device: w.Device,
 		RevokedAt: w.RevokedAt, Sig: w.Sig,
 	}
@@ -141,7 +141,7 @@ func ParseRevocation(b []byte) (*Revocation, error) {
 }
 
 // Verify checks the revocation's version, structure and signature.
-func (r *Revocation) Verify() error {
+func (r *RevocationV1) Verify() error {
 	if err := r.check(); err != nil {
 		return err
 	}
@@ -159,10 +159,10 @@ func (r *Revocation) Verify() error {
 	return nil
 }
 
-// RevocationList is an in-memory set of verified revocations, keyed by
+// RevocationListV1 is an in-memory set of verified revocations, keyed by
 // (persona, serial). The zero value is empty and ready; it is safe for
 // concurrent use. Its Has method fits DeviceCert.Verify's revoked argument.
-type RevocationList struct {
+type RevocationListV1 struct {
 	mu sync.RWMutex
 	m  map[revocationKey]struct{}
 }
@@ -174,7 +174,7 @@ type revocationKey struct {
 
 // Add verifies r and adds it to the list; a revocation that does not verify
 // is refused with Verify's error.
-func (l *RevocationList) Add(r *Revocation) error {
+func (l *RevocationListV1) Add(r *RevocationV1) error {
 	if r == nil {
 		return fmt.Errorf("%w: nil revocation", ErrMalformed)
 	}
@@ -191,7 +191,7 @@ func (l *RevocationList) Add(r *Revocation) error {
 }
 
 // Has reports whether certificate serial of persona has been revoked.
-func (l *RevocationList) Has(persona string, serial uint64) bool {
+func (l *RevocationListV1) Has(persona string, serial uint64) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	_, ok := l.m[revocationKey{persona, serial}]
@@ -199,7 +199,7 @@ func (l *RevocationList) Has(persona string, serial uint64) bool {
 }
 
 // Len returns the number of revoked certificates in the list.
-func (l *RevocationList) Len() int {
+func (l *RevocationListV1) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return len(l.m)

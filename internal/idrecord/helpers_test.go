@@ -49,7 +49,7 @@ func newPersona(t testing.TB, seed byte, devices int) *persona {
 // cert has the persona certify device at t0.
 func (p *persona) cert(t testing.TB, device ed25519.PublicKey, serial uint64, validFor time.Duration) []byte {
 	t.Helper()
-	c, err := identity.IssueDeviceCert(p.priv, device, serial, t0, validFor)
+	c, err := identity.IssueDeviceCertV1(p.priv, device, serial, t0, validFor)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -288,7 +288,7 @@ func (r *Record) Sign(device ed25519.PrivateKey) error {
 	}
 	signer := -1
 	for i, d := range r.Devices {
-		c, err := identity.ParseDeviceCert(d.Cert)
+		c, err := identity.ParseDeviceCertV1(d.Cert)
 		if err != nil {
 			return fmt.Errorf("%w: device %d: %w", ErrUncertified, i, err)
 		}
@@ -423,7 +423,7 @@ func (r *Record) Verify(now time.Time, revoked func(persona string, serial uint6
 	}
 	keys := make([]ed25519.PublicKey, len(r.Devices))
 	for i, d := range r.Devices {
-		c, err := identity.ParseDeviceCert(d.Cert)
+		c, err := identity.ParseDeviceCertV1(d.Cert)
 		if err != nil {
 			return fmt.Errorf("%w: device %d: %w", ErrUncertified, i, err)
 		}
@@ -464,7 +464,7 @@ func (r *Record) Verify(now time.Time, revoked func(persona string, serial uint6
 func (r *Record) DeviceKeys() []ed25519.PublicKey {
 	keys := make([]ed25519.PublicKey, len(r.Devices))
 	for i, d := range r.Devices {
-		c, err := identity.ParseDeviceCert(d.Cert)
+		c, err := identity.ParseDeviceCertV1(d.Cert)
 		if err != nil {
 			return nil
 		}

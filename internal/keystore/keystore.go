@@ -102,7 +102,7 @@ type state struct {
 type persona struct {
 	info PersonaInfo
 	key  ed25519.PrivateKey
-	cert *identity.DeviceCert
+	cert *identity.DeviceCertV1
 }
 
 // String describes the store without any key material.
@@ -201,7 +201,7 @@ func (s *Store) DevicePublicKey() ed25519.PublicKey {
 
 // DeviceCert returns a copy of the certificate by which the persona with
 // this did:key or name vouches for this device.
-func (s *Store) DeviceCert(personaID string) (*identity.DeviceCert, error) {
+func (s *Store) DeviceCert(personaID string) (*identity.DeviceCertV1, error) {
 	s.st.mu.RLock()
 	defer s.st.mu.RUnlock()
 	p, err := s.st.find(personaID)
@@ -273,7 +273,7 @@ func (st *state) derivePersona(index uint32, name string) (*persona, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := identity.IssueDeviceCert(key, st.device.Public().(ed25519.PublicKey), serial, now, 0)
+	cert, err := identity.IssueDeviceCertV1(key, st.device.Public().(ed25519.PublicKey), serial, now, 0)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: certify device for persona %d: %w", index, err)
 	}

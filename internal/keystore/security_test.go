@@ -297,7 +297,7 @@ func TestDamage(t *testing.T) {
 	otherDeviceCert := func(t *testing.T, dir string) {
 		seed, _ := identity.SeedFromMnemonic(abandonArt)
 		_, dev, _ := ed25519.GenerateKey(nil)
-		c, _ := identity.IssueDeviceCert(identity.PersonaKey(seed, 0), dev.Public().(ed25519.PublicKey), 5, clock(), 0)
+		c, _ := identity.IssueDeviceCertV1(identity.PersonaKey(seed, 0), dev.Public().(ed25519.PublicKey), 5, clock(), 0)
 		b, _ := c.Marshal()
 		os.WriteFile(p(dir, "personas", "0", "device-cert.cbor"), b, 0o600)
 	}

@@ -472,7 +472,7 @@ func loadPersona(dir, rel string, index uint32, aead cipher.AEAD, device ed25519
 	if b, err = readFile(dir, certName); err != nil {
 		return nil, err
 	}
-	cert, err := identity.ParseDeviceCert(b)
+	cert, err := identity.ParseDeviceCertV1(b)
 	if err != nil {
 		return nil, corrupt(certName, "%v", err)
 	}

@@ -92,7 +92,7 @@ func signer(t *testing.T) Signer {
 	t.Helper()
 	persona, _ := author(t)
 	dev := ed25519.NewKeyFromSeed(append(make([]byte, 31), 1))
-	cert, err := identity.IssueDeviceCert(persona, dev.Public().(ed25519.PublicKey), 7, time.Unix(1_800_000_000, 0), 0)
+	cert, err := identity.IssueDeviceCertV1(persona, dev.Public().(ed25519.PublicKey), 7, time.Unix(1_800_000_000, 0), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ const (
 // by which the persona vouches for that device.
 type Signer struct {
 	Device ed25519.PrivateKey
-	Cert   *identity.DeviceCert
+	Cert   *identity.DeviceCertV1
 }
 
 func (s Signer) check() ([]byte, error) {
@@ -227,7 +227,7 @@ func (v *Version) Verify(want ID, now time.Time, revoked func(persona string, se
 }
 
 func verifySigned(certBytes []byte, author, domain string, body, sig []byte, now time.Time, revoked func(string, uint64) bool) error {
-	cert, err := identity.ParseDeviceCert(certBytes)
+	cert, err := identity.ParseDeviceCertV1(certBytes)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCertificate, err)
 	}

@@ -34,7 +34,7 @@ func repKey(seed byte) ed25519.PrivateKey {
 func newRepDevice(t *testing.T, persona ed25519.PrivateKey, devSeed byte, markExtra func(context.Context, func(cid.CID) error) error) *repDevice {
 	t.Helper()
 	dev := repKey(devSeed)
-	cert, err := identity.IssueDeviceCert(persona, dev.Public().(ed25519.PublicKey), uint64(devSeed), time.Unix(1_700_000_000, 0), 0)
+	cert, err := identity.IssueDeviceCertV1(persona, dev.Public().(ed25519.PublicKey), uint64(devSeed), time.Unix(1_700_000_000, 0), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func newFixture(t fataler, blocks blockstore.Store) *fixture {
 func newFixtureKV(t fataler, store kv.Store, blocks blockstore.Store) *fixture {
 	persona := ed25519.NewKeyFromSeed(make([]byte, 32))
 	dev := ed25519.NewKeyFromSeed(append(make([]byte, 31), 1))
-	cert, err := identity.IssueDeviceCert(persona, dev.Public().(ed25519.PublicKey), 7, time.Unix(1_800_000_000, 0), 0)
+	cert, err := identity.IssueDeviceCertV1(persona, dev.Public().(ed25519.PublicKey), 7, time.Unix(1_800_000_000, 0), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func (w *world) node(t *testing.T, seed byte, o nodeOptions) *testNode {
 	t.Helper()
 	personaKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32))
 	dev := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed, 0xd0 + o.device}, 16))
-	cert, err := identity.IssueDeviceCert(personaKey, dev.Public().(ed25519.PublicKey), 1+uint64(o.device), time.Unix(1_700_000_000, 0), 0)
+	cert, err := identity.IssueDeviceCertV1(personaKey, dev.Public().(ed25519.PublicKey), 1+uint64(o.device), time.Unix(1_700_000_000, 0), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func newThrowaway(t *testing.T) throwaway {
 // record signs a record of persona p listing the device, with sequence seq.
 func (d throwaway) record(t *testing.T, p ed25519.PrivateKey, seq uint64) (did string, raw []byte) {
 	t.Helper()
-	c, err := identity.IssueDeviceCert(p, d.key.Public().(ed25519.PublicKey), 1, time.Now().Add(-time.Minute), 24*time.Hour)
+	c, err := identity.IssueDeviceCertV1(p, d.key.Public().(ed25519.PublicKey), 1, time.Now().Add(-time.Minute), 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

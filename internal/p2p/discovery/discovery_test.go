@@ -48,7 +48,7 @@ func newNode(t *testing.T, cfg Config) *node {
 	t.Helper()
 	n := &node{persona: ed25519.NewKeyFromSeed(nextSeed()), device: ed25519.NewKeyFromSeed(nextSeed())}
 	n.did = identity.DID(n.persona.Public().(ed25519.PublicKey))
-	c, err := identity.IssueDeviceCert(n.persona, n.device.Public().(ed25519.PublicKey), 1, time.Now().Add(-time.Minute), 24*time.Hour)
+	c, err := identity.IssueDeviceCertV1(n.persona, n.device.Public().(ed25519.PublicKey), 1, time.Now().Add(-time.Minute), 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
