@@ -59,7 +59,7 @@ var keys = []key{
 		inRange(0, 1<<20)),
 	newKey("store.ballast_mb", func(c *Config) *int { return &c.Store.BallastMB },
 		0,
-		"Size of the ballast file kept in the data directory and released when other programs fill the disk, in MiB. 0: half the reserve; -1: none.",
+		"Size of the ballast file kept in the data directory and released when other programs fill the disk, in MiB. 0: half the reserve, at most 64 MiB; -1: none.",
 		inRange(-1, 1<<20)),
 
 	newKey("network.enabled", func(c *Config) *bool { return &c.Network.Enabled },

@@ -105,8 +105,9 @@ type Options struct {
 	// Warn is the free space under which the level is Low; 0: twice the
 	// reserve (at most a fifth of the disk). Never less than Reserve.
 	Warn int64
-	// Ballast is the size of the ballast file; 0: half the reserve; < 0:
-	// no ballast.
+	// Ballast is the size of the ballast file; 0: half the reserve, at
+	// most 64 MiB (room for the store to open and GC to start, which then
+	// frees more); < 0: no ballast.
 	Ballast int64
 	// Logger receives a line when the level changes or the ballast is
 	// released or made; nil discards them.
@@ -128,6 +129,8 @@ const (
 	mib            = 1 << 20
 	defaultMinimum = 32 * mib
 	defaultMaximum = 1 << 30
+	// defaultBallastMax bounds the automatic ballast.
+	defaultBallastMax = 64 * mib
 	// recheckBytes: after granting this much since the last measurement,
 	// measure again even within Interval.
 	recheckBytes = 4 * mib
@@ -203,7 +206,7 @@ func (g *Guard) size(total int64) {
 	}
 	o.Warn = max(o.Warn, o.Reserve)
 	if o.Ballast == 0 {
-		o.Ballast = o.Reserve / 2
+		o.Ballast = min(o.Reserve/2, defaultBallastMax)
 	}
 }
 

@@ -65,8 +65,8 @@ func TestAutomaticSizes(t *testing.T) {
 	}{
 		{64 * mib, 64 * mib / 10, 2 * (64 * mib / 10), 64 * mib / 20},
 		{1 << 30, 32 * mib, 64 * mib, 16 * mib},
-		{100 << 30, 1 << 30, 2 << 30, 512 * mib},
-		{1 << 40, 1 << 30, 2 << 30, 512 * mib},
+		{100 << 30, 1 << 30, 2 << 30, 64 * mib},
+		{1 << 40, 1 << 30, 2 << 30, 64 * mib},
 	} {
 		t.Run(Bytes(tc.total), func(t *testing.T) {
 			d := newFake(t, tc.total, tc.total) // full: no ballast made
