@@ -21,6 +21,32 @@ const (
 	MaxPersonaIndex uint32 = 1<<31 - 1
 )
 
+// Format-2 derivation paths (docs/identity.md section 4): the second level
+// says what a key is for, the third is the persona index and the fourth,
+// where there is one, the epoch. Every level is hardened.
+const (
+	// AccountRoot is the level of the persona's root signing key,
+	// m/7337'/0'/i' (the same key as PersonaAccount's).
+	AccountRoot uint32 = PersonaAccount
+	// AccountRecovery is the level of the persona's recovery encryption
+	// key, m/7337'/1'/i'.
+	AccountRecovery uint32 = 1
+	// AccountOperational is the level of the operational signing key of an
+	// epoch, m/7337'/2'/i'/e'.
+	AccountOperational uint32 = 2
+	// AccountEncryption is the level of the generation-0 encryption key of
+	// an epoch, m/7337'/3'/i'/e'.
+	AccountEncryption uint32 = 3
+	// MaxEpoch is the largest epoch: a hardened path level. Epochs start at 1.
+	MaxEpoch uint32 = 1<<31 - 1
+
+	// RecoveryPathTemplate, OperationalPathTemplate and
+	// EncryptionPathTemplate are the paths in the usual notation.
+	RecoveryPathTemplate    = "m/7337'/1'/i'"
+	OperationalPathTemplate = "m/7337'/2'/i'/e'"
+	EncryptionPathTemplate  = "m/7337'/3'/i'/e'"
+)
+
 const (
 	slip10Curve    = "ed25519 seed"
 	hardenedOffset = 1 << 31

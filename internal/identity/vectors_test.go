@@ -2,6 +2,7 @@ package identity
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/hex"
 	"testing"
 )
@@ -54,6 +55,95 @@ func TestCommittedVectors(t *testing.T) {
 				}
 				if got := DID(pub); got != p.DID {
 					t.Errorf("persona %d DID = %s, want %s", p.Index, got, p.DID)
+				}
+			}
+		})
+	}
+}
+
+// TestCommittedVectorsFormat2 pins the format-2 derivation (recovery,
+// operational and generation-0 encryption keys) for the same phrases. If it
+// fails, restoring from the words would no longer find a persona's epochs
+// or open its escrows: fix the code, never the vectors.
+func TestCommittedVectorsFormat2(t *testing.T) {
+	var file struct {
+		Format2 struct {
+			RecoveryPath    string `json:"recovery_path"`
+			OperationalPath string `json:"operational_path"`
+			EncryptionPath  string `json:"encryption_path"`
+			KEM             string
+			Vectors         []struct {
+				Mnemonic string
+				Personas []struct {
+					Index          uint32
+					DID            string
+					RecoverySHA256 string `json:"recovery_public_sha256"`
+					Operational    []struct {
+						Epoch       uint32
+						PrivateSeed string `json:"private_seed"`
+						PublicKey   string `json:"public_key"`
+					}
+					Encryption0 []struct {
+						Epoch        uint32
+						PublicSHA256 string `json:"public_sha256"`
+					}
+				}
+			}
+		}
+	}
+	loadJSON(t, "testdata/vectors.json", &file)
+	f := file.Format2
+	if f.RecoveryPath != RecoveryPathTemplate || f.OperationalPath != OperationalPathTemplate ||
+		f.EncryptionPath != EncryptionPathTemplate || f.KEM != "MLKEM768-X25519" {
+		t.Fatalf("format-2 vectors are for paths %q %q %q, KEM %q", f.RecoveryPath, f.OperationalPath, f.EncryptionPath, f.KEM)
+	}
+	if EncryptionKEM().ID() != 0x647a {
+		t.Fatalf("EncryptionKEM is %#x, want MLKEM768-X25519 (0x647a)", EncryptionKEM().ID())
+	}
+	if len(f.Vectors) != 2 || f.Vectors[0].Mnemonic != abandonArt {
+		t.Fatal("format-2 vectors must hold the abandon…art phrase first and one more")
+	}
+	for _, v := range f.Vectors {
+		t.Run(v.Mnemonic[:20], func(t *testing.T) {
+			root, err := RootFromMnemonic(v.Mnemonic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Wipe()
+			if len(v.Personas) != 2 {
+				t.Fatal("want personas 0 and 1")
+			}
+			for _, p := range v.Personas {
+				if got := DID(root.PersonaRoot(p.Index).Public().(ed25519.PublicKey)); got != p.DID {
+					t.Errorf("persona %d DID = %s, want %s", p.Index, got, p.DID)
+				}
+				rk, err := root.RecoveryKey(p.Index)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if id := RecoveryID(rk.PublicKey()); hex.EncodeToString(id[:]) != p.RecoverySHA256 {
+					t.Errorf("persona %d recovery ID = %x, want %s", p.Index, id, p.RecoverySHA256)
+				}
+				if len(p.Operational) != 2 || len(p.Encryption0) != 1 {
+					t.Fatal("want operational keys of epochs 1 and 2 and the encryption key of epoch 1")
+				}
+				for _, o := range p.Operational {
+					k := root.OperationalKey(p.Index, o.Epoch)
+					if got := hex.EncodeToString(k.Seed()); got != o.PrivateSeed {
+						t.Errorf("persona %d epoch %d operational seed = %s, want %s", p.Index, o.Epoch, got, o.PrivateSeed)
+					}
+					if got := hex.EncodeToString(k.Public().(ed25519.PublicKey)); got != o.PublicKey {
+						t.Errorf("persona %d epoch %d operational public key = %s, want %s", p.Index, o.Epoch, got, o.PublicKey)
+					}
+				}
+				for _, e := range p.Encryption0 {
+					ek, err := root.EncryptionKey0(p.Index, e.Epoch)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := sha256.Sum256(ek.PublicKey().Bytes()); hex.EncodeToString(got[:]) != e.PublicSHA256 {
+						t.Errorf("persona %d epoch %d encryption key 0 hash = %x, want %s", p.Index, e.Epoch, got, e.PublicSHA256)
+					}
 				}
 			}
 		})
