@@ -109,6 +109,22 @@ func TestServerPersonaSharesBucket(t *testing.T) {
 	}
 }
 
+// Devices Unlimited names (our own) draw from no bucket at all.
+func TestServerUnlimitedDevices(t *testing.T) {
+	d := makeDAG(t, 4, 16<<10)
+	net := newNet(t)
+	own, stranger := newNode(net, "own"), newNode(net, "stranger")
+	p := newLimitedProvider(t, net, d, ServerConfig{
+		RateBytesPerSec: noWait, AddrBytesPerSec: noWait, TotalBytesPerSec: noWait,
+		Unlimited: func(remote netport.PeerID) bool { return remote == own.Self() },
+	})
+	fetchAll(t, p, d, own, stranger)
+	parties, addrs := tableBytes(p.srv, p.srv.parties), tableBytes(p.srv, p.srv.addrs)
+	if len(parties) != 1 || parties[deviceKeyPrefix+string(stranger.Self())] != d.bytes || len(addrs) != 1 {
+		t.Fatalf("party buckets %v, address buckets %v: want only the stranger's", parties, addrs)
+	}
+}
+
 // Peer IDs at one address (one IPv4 address, or one IPv6 /64) draw from
 // one address bucket, each also from its own party bucket.
 func TestServerAddressSharesBucket(t *testing.T) {

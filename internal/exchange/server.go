@@ -47,6 +47,10 @@ type ServerConfig struct {
 	// so that a persona with many devices has one budget. Nil, or "" for
 	// a device: the device is its own party (a stranger).
 	RateKey func(remote netport.PeerID) string
+	// Unlimited, if set, names remote devices that none of the rate
+	// limits apply to (the sharing capability names our own devices:
+	// the limits protect the uplink from others).
+	Unlimited func(remote netport.PeerID) bool
 	// AddrBytesPerSec limits the block bytes sent to all remote devices
 	// at one address together (netport.Addr.Source: one IPv4 address, one
 	// IPv6 /64, or what comes through one relay), so that many peer IDs
@@ -209,10 +213,11 @@ func (s *Server) partyKey(remote netport.PeerID) string {
 func (s *Server) admit(st netport.Stream) (*streamLimits, bool) {
 	remote := st.Remote()
 	var party, source string
-	if s.parties != nil {
-		party = s.partyKey(remote) // outside the lock: RateKey may look things up
+	free := s.cfg.Unlimited != nil && s.cfg.Unlimited(remote) // outside the lock: these may look things up
+	if s.parties != nil && !free {
+		party = s.partyKey(remote)
 	}
-	if s.addrs != nil {
+	if s.addrs != nil && !free {
 		source = st.RemoteAddr().Source()
 	}
 	s.mu.Lock()
@@ -240,7 +245,7 @@ func (s *Server) admit(st netport.Stream) (*streamLimits, bool) {
 		sl.addr = s.addrs.acquire(source)
 		sl.buckets = append(sl.buckets, sl.addr.bucket)
 	}
-	if s.total != nil {
+	if s.total != nil && !free {
 		sl.buckets = append(sl.buckets, s.total)
 	}
 	s.streams[st] = struct{}{}

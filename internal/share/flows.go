@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -143,6 +144,7 @@ func (f *Flows) Start() error {
 		// A persona's devices share one budget; strangers have one each
 		// (and share their address's with whoever else is there).
 		RateKey:          f.dir.PersonaOf,
+		Unlimited:        f.ownDevice,
 		RateBytesPerSec:  f.cfg.RateBytesPerSec,
 		AddrBytesPerSec:  f.cfg.AddrBytesPerSec,
 		TotalBytesPerSec: f.cfg.TotalBytesPerSec,
@@ -151,6 +153,14 @@ func (f *Flows) Start() error {
 	f.goBackground(f.safetyNet)
 	f.goBackground(f.SyncOwn)
 	return nil
+}
+
+// ownDevice says whether p is one of our own paired devices.
+func (f *Flows) ownDevice(p netport.PeerID) bool {
+	if f.cfg.Own == nil {
+		return false
+	}
+	return slices.Contains(f.cfg.Own.Devices(), p)
 }
 
 // Close removes the handlers, cancels background work and waits for it.
