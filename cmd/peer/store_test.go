@@ -257,6 +257,14 @@ func TestVersionsAndDiff(t *testing.T) {
 	if out := c.ok("diff", m, "1"); out != "- a.txt\n+ b.txt\n- old/\nkeys:\n+ k\n" {
 		t.Fatalf("diff: %q", out)
 	}
+	if out := c.ok("diff", m, "1", "--limit", "1"); out != "- a.txt\n… and 2 more file changes\nkeys:\n+ k\n" {
+		t.Fatalf("diff --limit 1: %q", out)
+	}
+	var dl apiv1.Diff
+	c.jsonOf(&dl, "diff", m, "1", "--limit", "2")
+	if len(dl.Files) != 2 || dl.FileCount != 3 || !dl.FilesTruncated || len(dl.Keys) != 1 || dl.KeyCount != 1 || dl.KeysTruncated {
+		t.Fatalf("diff --limit 2 --json: %+v", dl)
+	}
 	c.ok("backup", m)
 	if out := c.ok("diff", m, "1", "2"); !strings.Contains(out, "+ b.txt") {
 		t.Fatalf("diff 1 2: %q", out)

@@ -133,12 +133,14 @@ func (a *app) versionActionCmds() []*cobra.Command {
 }
 
 func (a *app) diffCmd() *cobra.Command {
-	return &cobra.Command{
+	var limit int
+	cmd := &cobra.Command{
 		Use:   "diff MIMEI FROM [TO]",
 		Short: "Show what changed between two versions (TO defaults to cur)",
 		Long: `Show the files and database keys that differ between two versions: "+" added,
 "-" removed, "~" changed; directories end in "/". FROM and TO are cur, last,
-release or a version number; TO defaults to cur.`,
+release or a version number; TO defaults to cur. At most --limit files and
+--limit keys are listed, then "… and N more".`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			to := ""
@@ -149,14 +151,14 @@ release or a version number; TO defaults to cur.`,
 			if err != nil {
 				return err
 			}
-			d, err := c.Diff(ctx(), args[0], args[1], to)
+			d, err := c.Diff(ctx(), args[0], args[1], to, limit)
 			if err != nil {
 				return err
 			}
 			if a.jsonOut {
 				return a.printJSON(d)
 			}
-			if len(d.Files) == 0 && len(d.Keys) == 0 {
+			if d.FileCount == 0 && d.KeyCount == 0 && len(d.Files) == 0 && len(d.Keys) == 0 {
 				fmt.Fprintf(a.stdout, "no changes from %s to %s\n", d.From, d.To)
 				return nil
 			}
@@ -167,15 +169,31 @@ release or a version number; TO defaults to cur.`,
 				}
 				fmt.Fprintf(a.stdout, "%s %s\n", opMark(f.Op), shownName(name))
 			}
-			if len(d.Keys) > 0 {
+			a.diffMore(d.FilesTruncated, d.FileCount-len(d.Files), "file")
+			if len(d.Keys) > 0 || d.KeyCount > 0 {
 				fmt.Fprintln(a.stdout, "keys:")
 				for _, k := range d.Keys {
 					fmt.Fprintf(a.stdout, "%s %s\n", opMark(k.Op), shownName(k.Key))
 				}
+				a.diffMore(d.KeysTruncated, d.KeyCount-len(d.Keys), "key")
 			}
 			return nil
 		},
 	}
+	cmd.Flags().IntVar(&limit, "limit", 0, fmt.Sprintf("most files and most keys to list (default %d, at most %d)", apiv1.DiffDefaultLimit, apiv1.DiffMaxLimit))
+	return cmd
+}
+
+// diffMore prints the line that ends a truncated list of a diff.
+func (a *app) diffMore(truncated bool, n int, what string) {
+	if !truncated || n <= 0 {
+		return
+	}
+	what += " change"
+	if n != 1 {
+		what += "s"
+	}
+	fmt.Fprintf(a.stdout, "… and %d more %s\n", n, what)
 }
 
 func opMark(op string) string {

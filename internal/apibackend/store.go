@@ -494,16 +494,17 @@ func (a *Store) DeleteVersion(ctx context.Context, mid, version string, force bo
 	return storeError(a.MiMei.DeleteVersion(ctx, id, version, force))
 }
 
-func (a *Store) Diff(ctx context.Context, mid, from, to string) (apiv1.Diff, error) {
+func (a *Store) Diff(ctx context.Context, mid, from, to string, limit int) (apiv1.Diff, error) {
 	id, err := parseMID(mid)
 	if err != nil {
 		return apiv1.Diff{}, err
 	}
-	d, err := a.MiMei.Diff(ctx, id, from, to)
+	d, err := a.MiMei.DiffWith(ctx, id, from, to, mimei.DiffOptions{Limit: limit})
 	if err != nil {
 		return apiv1.Diff{}, storeError(err)
 	}
-	out := apiv1.Diff{From: from, To: to, Files: []apiv1.FileChange{}, Keys: []apiv1.KeyChange{}}
+	out := apiv1.Diff{From: from, To: to, Files: make([]apiv1.FileChange, 0, len(d.Files)), Keys: make([]apiv1.KeyChange, 0, len(d.Keys)),
+		FileCount: d.FileCount, KeyCount: d.KeyCount, FilesTruncated: d.FilesTruncated, KeysTruncated: d.KeysTruncated}
 	for _, c := range d.Files {
 		fc := apiv1.FileChange{Path: c.Path, Op: string(c.Op), Old: cidString(c.Old.Root), New: cidString(c.New.Root)}
 		fc.Dir = c.Old.Kind == dirtree.KindDir || c.New.Kind == dirtree.KindDir

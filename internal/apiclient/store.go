@@ -469,10 +469,16 @@ func (c *Client) DeleteVersion(ctx context.Context, mid, version string, force b
 	return c.send(ctx, c.long(), http.MethodDelete, path, nil, nil)
 }
 
-// Diff compares two versions; to "" means cur.
-func (c *Client) Diff(ctx context.Context, mid, from, to string) (apiv1.Diff, error) {
+// Diff compares two versions; to "" means cur. It lists at most limit
+// changes of each kind (0: the server's default, apiv1.DiffDefaultLimit)
+// and counts them all.
+func (c *Client) Diff(ctx context.Context, mid, from, to string, limit int) (apiv1.Diff, error) {
 	var d apiv1.Diff
-	return d, c.send(ctx, c.long(), http.MethodGet, withQuery(mimeiPath(mid)+"/diff", "from", from, "to", to), nil, &d)
+	n := ""
+	if limit > 0 {
+		n = strconv.Itoa(limit)
+	}
+	return d, c.send(ctx, c.long(), http.MethodGet, withQuery(mimeiPath(mid)+"/diff", "from", from, "to", to, "limit", n), nil, &d)
 }
 
 // Fork makes a new MiMei from a version of this one.

@@ -194,7 +194,7 @@ func TestStoreClientRoundTrip(t *testing.T) {
 	if err := c.Remove(ctx, m.ID, name, false); err != nil {
 		t.Fatal(err)
 	}
-	d, err := c.Diff(ctx, m.ID, "1", "")
+	d, err := c.Diff(ctx, m.ID, "1", "", 0)
 	if err != nil || d.To != "cur" || len(d.Files) != 1 || d.Files[0].Op != "removed" {
 		t.Fatalf("diff: %+v %v", d, err)
 	}

@@ -216,12 +216,26 @@ type KeyChange struct {
 	Op  string `json:"op"` // "added", "removed", "changed"
 }
 
-// Diff answers GET /api/v1/mimei/{mid}/diff?from=A&to=B.
+// Diff limits: how many changes of each kind GET .../diff lists without
+// ?limit= and the most ?limit= may ask for.
+const (
+	DiffDefaultLimit = 10_000
+	DiffMaxLimit     = 100_000
+)
+
+// Diff answers GET /api/v1/mimei/{mid}/diff?from=A&to=B&limit=N: the first
+// N file changes (walk order) and the first N key changes (bytewise key
+// order), and how many there are in all. A truncated list holds the first
+// changes only; the counts count every change.
 type Diff struct {
-	From  string       `json:"from"`
-	To    string       `json:"to"`
-	Files []FileChange `json:"files"`
-	Keys  []KeyChange  `json:"keys"`
+	From           string       `json:"from"`
+	To             string       `json:"to"`
+	Files          []FileChange `json:"files"`
+	Keys           []KeyChange  `json:"keys"`
+	FileCount      int          `json:"file_count"`
+	KeyCount       int          `json:"key_count"`
+	FilesTruncated bool         `json:"files_truncated"`
+	KeysTruncated  bool         `json:"keys_truncated"`
 }
 
 // Fork is the body of POST /api/v1/mimei/{mid}/fork.

@@ -233,7 +233,17 @@ func (s *Server) storeRoutes() {
 		if err := errors.Join(checkVersion(from), checkVersion(to)); err != nil {
 			return nil, badRequest("%v", err)
 		}
-		return st.Diff(r.Context(), r.PathValue("mid"), from, to)
+		limit := apiv1.DiffDefaultLimit
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > apiv1.DiffMaxLimit {
+				return nil, badRequest("?limit=%s: give a number of changes of each kind from 1 to %d (0: the default, %d)", v, apiv1.DiffMaxLimit, apiv1.DiffDefaultLimit)
+			}
+			if n > 0 {
+				limit = n
+			}
+		}
+		return st.Diff(r.Context(), r.PathValue("mid"), from, to, limit)
 	}))
 	m.Handle("POST "+mi+"/fork", s.storeJSON(http.StatusCreated, func(r *http.Request, st StoreBackend) (any, error) {
 		var req apiv1.Fork

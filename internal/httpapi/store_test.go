@@ -423,8 +423,15 @@ func TestStoreRoutes(t *testing.T) {
 	c.want(204, "", nil, "DELETE", base+"/files/docs?recursive=1", nil)
 	var d apiv1.Diff
 	c.want(200, "", &d, "GET", base+"/diff?from=1", nil)
-	if d.To != "cur" || len(d.Files) != 2 || d.Files[0].Op != "removed" {
+	if d.To != "cur" || len(d.Files) != 2 || d.Files[0].Op != "removed" || d.FileCount != 2 || d.FilesTruncated {
 		t.Fatalf("diff %+v", d)
+	}
+	c.want(200, "", &d, "GET", base+"/diff?from=1&limit=1", nil)
+	if len(d.Files) != 1 || d.FileCount != 2 || !d.FilesTruncated || d.KeysTruncated {
+		t.Fatalf("diff ?limit=1: %+v", d)
+	}
+	for _, bad := range []string{"abc", "-1", "100001"} {
+		c.want(400, apiv1.CodeBadRequest, nil, "GET", base+"/diff?from=1&limit="+bad, nil)
 	}
 	c.want(200, "", &v, "POST", base+"/release", apiv1.VersionRef{Version: "1"})
 	if !v.Release {

@@ -60,7 +60,9 @@ type StoreBackend interface {
 	Release(ctx context.Context, mid, version string) (apiv1.Version, error)
 	Restore(ctx context.Context, mid, version string) (apiv1.Version, error)
 	DeleteVersion(ctx context.Context, mid, version string, force bool) error
-	Diff(ctx context.Context, mid, from, to string) (apiv1.Diff, error)
+	// Diff lists at most limit (1 to apiv1.DiffMaxLimit) changes of each
+	// kind and counts them all.
+	Diff(ctx context.Context, mid, from, to string, limit int) (apiv1.Diff, error)
 	Fork(ctx context.Context, mid string, req apiv1.Fork) (apiv1.MiMei, error)
 
 	Refs(ctx context.Context, mid string) (apiv1.Refs, error)

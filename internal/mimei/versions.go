@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/peer-node/peer/internal/blockstore/memstore"
 	"github.com/peer-node/peer/internal/cid"
 	"github.com/peer-node/peer/internal/dirtree"
 	"github.com/peer-node/peer/internal/filetree"
@@ -682,118 +681,6 @@ func (s *Store) VersionDB(ctx context.Context, id ID, ref string) (*mimeidb.View
 		return nil, err
 	}
 	return mimeidb.OpenReadOnly(s.kv, vdbPrefix(c))
-}
-
-// KeyChange is one database key that differs between two versions.
-type KeyChange struct {
-	Key []byte
-	Op  dirtree.Op
-}
-
-// Diff is what changed from one version to another.
-type Diff struct {
-	Files []dirtree.Change
-	Keys  []KeyChange
-}
-
-// overlay reads from a scratch store first, then the real one: a diff
-// against cur freezes cur's tree into scratch without touching the store.
-type overlay struct {
-	scratch *memstore.Store
-	base    filetree.Getter
-}
-
-func (o overlay) Get(ctx context.Context, c cid.CID) ([]byte, error) {
-	if b, err := o.scratch.Get(ctx, c); err == nil {
-		return b, nil
-	}
-	return o.base.Get(ctx, c)
-}
-
-func (s *Store) sideOf(ctx context.Context, snap kv.Reader, id ID, ref string, scratch *memstore.Store) (files cid.CID, db func(io.Writer) error, err error) {
-	if isCur(ref) {
-		files, err = s.freezeFiles(ctx, snap, id, scratch)
-		return files, func(w io.Writer) error { _, err := exportDB(snap, id, w); return err }, err
-	}
-	v, _, err := s.Version(ctx, id, ref)
-	if err != nil {
-		return cid.Undef, nil, err
-	}
-	return v.Files, func(w io.Writer) error {
-		r, err := s.openExport(ctx, v.DB)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(w, r)
-		return err
-	}, nil
-}
-
-func keyDigests(export func(io.Writer) error) (map[string][32]byte, error) {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(export(pw)) }()
-	out := map[string][32]byte{}
-	err := mimeidb.ReadExportDigests(pr, func(key []byte, d [32]byte) error {
-		out[string(key)] = d
-		return nil
-	})
-	pr.CloseWithError(errors.New("diff: reader closed"))
-	return out, err
-}
-
-// Diff compares version from with version to (either may be cur): files
-// added, removed and changed, and database keys added, removed or changed.
-func (s *Store) Diff(ctx context.Context, id ID, from, to string) (Diff, error) {
-	if _, err := s.reg.Get(id); err != nil {
-		return Diff{}, err
-	}
-	snap, err := s.kv.Snapshot()
-	if err != nil {
-		return Diff{}, err
-	}
-	defer snap.Close()
-	scratch := memstore.New()
-	defer scratch.Close()
-	fa, dba, err := s.sideOf(ctx, snap, id, from, scratch)
-	if err != nil {
-		return Diff{}, err
-	}
-	fb, dbb, err := s.sideOf(ctx, snap, id, to, scratch)
-	if err != nil {
-		return Diff{}, err
-	}
-	var d Diff
-	err = dirtree.Diff(ctx, overlay{scratch, s.blocks}, fa, fb, func(c dirtree.Change) error {
-		d.Files = append(d.Files, c)
-		return nil
-	})
-	if err != nil {
-		return Diff{}, err
-	}
-	ka, err := keyDigests(dba)
-	if err != nil {
-		return Diff{}, err
-	}
-	kb, err := keyDigests(dbb)
-	if err != nil {
-		return Diff{}, err
-	}
-	for k, va := range ka {
-		vb, ok := kb[k]
-		switch {
-		case !ok:
-			d.Keys = append(d.Keys, KeyChange{Key: []byte(k), Op: dirtree.Removed})
-		case va != vb:
-			d.Keys = append(d.Keys, KeyChange{Key: []byte(k), Op: dirtree.Changed})
-		}
-	}
-	for k := range kb {
-		if _, ok := ka[k]; !ok {
-			d.Keys = append(d.Keys, KeyChange{Key: []byte(k), Op: dirtree.Added})
-		}
-	}
-	slices.SortFunc(d.Keys, func(a, b KeyChange) int { return bytes.Compare(a.Key, b.Key) })
-	return d, nil
 }
 
 // Fork makes a new MiMei from spec whose cur is version ref of id ("" =

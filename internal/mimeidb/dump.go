@@ -102,7 +102,7 @@ func (d *digester) add(key []byte, typ Type, value any) error {
 
 func (d *digester) sum() [32]byte {
 	var s [32]byte
-	copy(s[:], d.h.Sum(nil))
+	d.h.Sum(s[:0])
 	return s
 }
 

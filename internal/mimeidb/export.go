@@ -991,12 +991,15 @@ func ReadExportDigests(r io.Reader, fn func(key []byte, digest [32]byte) error) 
 	var (
 		cur []byte
 		typ Type
-		d   *digester
 	)
+	// One hasher, reset for each key: a new one a key costs more than
+	// the rest of the decoding.
+	d := newDomainDigester(valueDigestDomain)
 	return readExport(r, exportSink{
 		key: func(key []byte, t Type, count uint64) error {
 			cur, typ = key, t
-			d = newDomainDigester(valueDigestDomain)
+			d.h.Reset()
+			d.h.WriteString(valueDigestDomain)
 			d.h.Write([]byte{byte(t)})
 			if t != TypeString {
 				d.count(int(count))

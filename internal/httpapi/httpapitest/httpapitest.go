@@ -951,7 +951,7 @@ func (s *Store) DeleteVersion(_ context.Context, mid, version string, force bool
 	return err
 }
 
-func (s *Store) Diff(_ context.Context, mid, from, to string) (apiv1.Diff, error) {
+func (s *Store) Diff(_ context.Context, mid, from, to string, limit int) (apiv1.Diff, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o, err := s.get(mid)
@@ -1007,6 +1007,14 @@ func (s *Store) Diff(_ context.Context, mid, from, to string) (apiv1.Diff, error
 		case fmt.Sprint(va) != fmt.Sprint(vb):
 			d.Keys = append(d.Keys, apiv1.KeyChange{Key: k, Op: "changed"})
 		}
+	}
+	// The first limit of each kind, and the counts of all.
+	d.FileCount, d.KeyCount = len(d.Files), len(d.Keys)
+	if d.FilesTruncated = len(d.Files) > limit; d.FilesTruncated {
+		d.Files = d.Files[:limit]
+	}
+	if d.KeysTruncated = len(d.Keys) > limit; d.KeysTruncated {
+		d.Keys = d.Keys[:limit]
 	}
 	return d, nil
 }

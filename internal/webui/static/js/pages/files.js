@@ -365,7 +365,10 @@ function mimei(main, mid, dir, writable, view) {
   async function diff(n) {
     try {
       const d = await get(`${base}/diff?from=${n}&to=cur`);
-      const rows = [...d.files.map((c) => `${c.op} ${c.dir ? 'folder' : 'file'} ${shownName(c.path)}`), ...d.keys.map((k) => `${k.op} key ${shownName(k.key)}`)];
+      // The node lists the first changes of each kind and counts them all.
+      const more = (truncated, total, listed, what) => truncated && total > listed ? [`… and ${total - listed} more ${what} change${total - listed === 1 ? '' : 's'}`] : [];
+      const rows = [...d.files.map((c) => `${c.op} ${c.dir ? 'folder' : 'file'} ${shownName(c.path)}`), ...more(d.files_truncated, d.file_count, d.files.length, 'file'),
+        ...d.keys.map((k) => `${k.op} key ${shownName(k.key)}`), ...more(d.keys_truncated, d.key_count, d.keys.length, 'key')];
       fill(diffBox, h('h3', { text: `Changes from version ${n} to now` }),
         rows.length ? h('ul', { class: 'diff' }, rows.map((r) => h('li', { class: r.split(' ')[0], text: r }))) : h('p', { text: 'No changes.' }));
     } catch (ex) { fill(diffBox, h('p', { class: 'error', role: 'alert', text: ex.message })); }
