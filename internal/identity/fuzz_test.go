@@ -13,7 +13,7 @@ import (
 // Seeds live in testdata/fuzz/<FuzzName>; files named valid-* hold records
 // that parse and verify (TestFuzzSeedsAreValid keeps them so).
 
-func FuzzParseDeviceCert(f *testing.F) {
+func FuzzParseDeviceCertV1(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseDeviceCertV1(data)
 		if err != nil {
@@ -74,7 +74,7 @@ func readSeed(t *testing.T, path string) []byte {
 }
 
 func TestFuzzSeedsAreValid(t *testing.T) {
-	certs, _ := filepath.Glob("testdata/fuzz/FuzzParseDeviceCert/valid-*")
+	certs, _ := filepath.Glob("testdata/fuzz/FuzzParseDeviceCertV1/valid-*")
 	revs, _ := filepath.Glob("testdata/fuzz/FuzzParseRevocation/valid-*")
 	if len(certs) < 2 || len(revs) < 1 {
 		t.Fatalf("want valid seeds, found %d certificates and %d revocations", len(certs), len(revs))

@@ -35,10 +35,21 @@ var (
 	ErrRevoked = errors.New("certificate revoked")
 	// ErrPersonaMismatch: a key was used for a record of another persona.
 	ErrPersonaMismatch = errors.New("key does not belong to the record's persona")
+	// ErrStaleEpoch (format 2): a certificate, credential or record is of an
+	// epoch lower than the one the verifier has pinned for its persona.
+	ErrStaleEpoch = errors.New("epoch superseded")
+	// ErrEpochMismatch (format 2): a device (or encryption-key) certificate
+	// whose epoch or persona is not that of its operational certificate.
+	ErrEpochMismatch = errors.New("certificate does not match its operational certificate")
+	// ErrWrongRoot (format 2): the words (or owner.key) do not derive the
+	// persona asked for.
+	ErrWrongRoot = errors.New("recovery words are not this persona's")
 )
 
 // Signature domains, one per record type (see codec.SignedMessage).
 const (
-	DomainDeviceCert       = "peer/device-cert"
+	DomainDeviceCert       = "peer/device-cert" // format 1 and 2
 	DomainDeviceRevocation = "peer/device-revocation"
+	// DomainOpCert is the only domain the root signs in (format 2).
+	DomainOpCert = "peer/op-cert"
 )
