@@ -1,7 +1,11 @@
 // Package identity holds the pure cryptography of who a user is: the 24-word
 // recovery phrase, the derivation of persona keys from it, did:key persona
-// identifiers, and the signed device certificates (and their revocations)
-// by which a persona vouches for the devices that run it.
+// identifiers, and the signed certificates by which a persona vouches for
+// the devices that run it: in format 2 (docs/identity.md section 8) the
+// root's operational certificate of an epoch (OpCert), the operational
+// key's device certificates (DeviceCert) and the Credential made of the
+// two, checked against a verifier's Pins; in format 1, until it is removed,
+// DeviceCertV1 and RevocationV1.
 //
 // identity does no I/O: storing keys is internal/keystore's job. It is a leaf
 // package: it imports only the standard library, internal/codec, go-bip39 (the
