@@ -1,7 +1,11 @@
 // Package identity holds the pure cryptography of who a user is: the 24-word
 // recovery phrase, the derivation of persona keys from it, did:key persona
-// identifiers, and the signed device certificates (and their revocations)
-// by which a persona vouches for the devices that run it.
+// identifiers, and the signed certificates by which a persona vouches for
+// the devices that run it: in format 2 (docs/identity.md section 8) the
+// root's operational certificate of an epoch (OpCert), the operational
+// key's device certificates (DeviceCert) and the Credential made of the
+// two, checked against a verifier's Pins; in format 1, until it is removed,
+// DeviceCertV1 and RevocationV1.
 //
 // identity does no I/O: storing keys is internal/keystore's job. It is a leaf
 // package: it imports only the standard library, internal/codec, go-bip39 (the
@@ -35,10 +39,21 @@ var (
 	ErrRevoked = errors.New("certificate revoked")
 	// ErrPersonaMismatch: a key was used for a record of another persona.
 	ErrPersonaMismatch = errors.New("key does not belong to the record's persona")
+	// ErrStaleEpoch (format 2): a certificate, credential or record is of an
+	// epoch lower than the one the verifier has pinned for its persona.
+	ErrStaleEpoch = errors.New("epoch superseded")
+	// ErrEpochMismatch (format 2): a device (or encryption-key) certificate
+	// whose epoch or persona is not that of its operational certificate.
+	ErrEpochMismatch = errors.New("certificate does not match its operational certificate")
+	// ErrWrongRoot (format 2): the words (or owner.key) do not derive the
+	// persona asked for.
+	ErrWrongRoot = errors.New("recovery words are not this persona's")
 )
 
 // Signature domains, one per record type (see codec.SignedMessage).
 const (
-	DomainDeviceCert       = "peer/device-cert"
+	DomainDeviceCert       = "peer/device-cert" // format 1 and 2
 	DomainDeviceRevocation = "peer/device-revocation"
+	// DomainOpCert is the only domain the root signs in (format 2).
+	DomainOpCert = "peer/op-cert"
 )

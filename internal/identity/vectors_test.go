@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
+	"time"
 )
 
 // TestCommittedVectors pins the whole derivation, phrase to DID. If it
@@ -147,5 +148,90 @@ func TestCommittedVectorsFormat2(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCommittedVectorsFormat2Certificates pins the encodings of an
+// operational certificate, a device certificate and a credential. If it
+// fails, certificates already on the network would no longer parse or
+// verify the same: fix the code, never the vectors.
+func TestCommittedVectorsFormat2Certificates(t *testing.T) {
+	var file struct {
+		Format2 struct {
+			Certificates struct {
+				Mnemonic        string
+				PersonaIndex    uint32 `json:"persona_index"`
+				DID             string
+				Epoch           uint32
+				IssuedAt        string `json:"issued_at"`
+				DeviceSeed      string `json:"device_seed"`
+				DevicePublicKey string `json:"device_public_key"`
+				OpCert          string `json:"op_cert"`
+				DeviceCert      string `json:"device_cert"`
+				Credential      string
+			}
+		}
+	}
+	loadJSON(t, "testdata/vectors.json", &file)
+	v := file.Format2.Certificates
+	issued, err := time.Parse(time.RFC3339, v.IssuedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := RootFromMnemonic(v.Mnemonic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Wipe()
+	device := ed25519.NewKeyFromSeed(mustHex(t, v.DeviceSeed))
+	if got := hex.EncodeToString(device.Public().(ed25519.PublicKey)); got != v.DevicePublicKey {
+		t.Fatalf("device public key = %s, want %s", got, v.DevicePublicKey)
+	}
+
+	// Issuing again gives exactly the committed bytes.
+	op, err := IssueOpCert(root, v.PersonaIndex, v.Epoch, 0, issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := IssueDeviceCert(root.OperationalKey(v.PersonaIndex, v.Epoch), op, device.Public().(ed25519.PublicKey), issued, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		rec  interface{ Marshal() ([]byte, error) }
+		want string
+	}{
+		{"operational certificate", op, v.OpCert},
+		{"device certificate", dev, v.DeviceCert},
+		{"credential", &Credential{Op: op, Device: dev}, v.Credential},
+	} {
+		if got := hex.EncodeToString(mustMarshal(t, tc.rec)); got != tc.want {
+			t.Errorf("%s = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+
+	// The committed bytes parse and verify.
+	pop, err := ParseOpCert(mustHex(t, v.OpCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pop.Verify(); err != nil || pop.Persona != v.DID || pop.Epoch != v.Epoch {
+		t.Fatalf("operational certificate: %v (%s epoch %d)", err, pop.Persona, pop.Epoch)
+	}
+	pdev, err := ParseDeviceCert(mustHex(t, v.DeviceCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pdev.Verify(pop, issued); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := ParseCredential(mustHex(t, v.Credential))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, epoch, err := cred.Verify(v.DID, issued, nil)
+	if err != nil || epoch != v.Epoch || hex.EncodeToString(key) != v.DevicePublicKey {
+		t.Fatalf("credential: %v (key %x, epoch %d)", err, key, epoch)
 	}
 }
