@@ -27,6 +27,6 @@ go test -race -timeout 30m -json "$@" ./... | go run ./test/report
 # database; the whole suite (no arguments) also runs it once at its full
 # size, 1,000,000 fields, without it (issue 16's budget, docs/benchmarks.md).
 if [ $# -eq 0 ]; then
-	echo "== the 1,000,000-field version database, without the race detector"
-	go test -count=1 -run '^TestVersionDBBoundedMemory$' ./internal/mimei/
+	echo "== the 1,000,000-field version database and diff, without the race detector"
+	go test -count=1 -run '^Test(VersionDB|Diff)BoundedMemory$' ./internal/mimei/
 fi
