@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,10 @@ type DB struct {
 
 	mu      sync.RWMutex
 	seq     uint64            // commits so far (guarded by mu)
-	lastMod map[string]uint64 // user key -> seq of its last commit, kept while transactions run (mu)
-	active  atomic.Int64      // Update transactions in flight
+	lastMod map[string]uint64 // user key -> seq of its last commit, kept while other transactions run (mu)
+	starts  map[uint64]int    // start seq of each Update transaction in flight -> how many (mu)
+	active  int               // Update transactions in flight (mu)
+	pruneAt int               // size of lastMod at which ending transactions prune it (mu)
 	nextID  atomic.Uint64
 }
 
@@ -81,7 +84,7 @@ func Open(store kv.Store, prefix []byte) (*DB, error) {
 			return nil, err
 		}
 	}
-	db := &DB{store: store, prefix: prefix, lastMod: map[string]uint64{}}
+	db := &DB{store: store, prefix: prefix, lastMod: map[string]uint64{}, starts: map[uint64]int{}, pruneAt: minPrune}
 	c, err := store.Get(append(bytes.Clone(prefix), tagCounter))
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
@@ -162,14 +165,60 @@ func (db *DB) commitLocked(t *Tx) error {
 		return err
 	}
 	db.seq++
-	if db.active.Load() > 0 {
+	others := db.active
+	if t.tracking {
+		others-- // the committing transaction checks nothing after this
+	}
+	if others > 0 {
 		for k := range t.written {
 			db.lastMod[k] = db.seq
 		}
-	} else if len(db.lastMod) > 0 {
-		clear(db.lastMod)
+	} else {
+		db.resetLastModLocked()
 	}
 	return nil
+}
+
+// minPrune is the size of lastMod below which ending transactions do not
+// prune it.
+const minPrune = 4096
+
+// resetLastModLocked forgets every key's last commit (no transaction is
+// left to check them), giving a large map's memory back.
+func (db *DB) resetLastModLocked() {
+	if len(db.lastMod) > minPrune {
+		db.lastMod = map[string]uint64{}
+	} else {
+		clear(db.lastMod)
+	}
+	db.pruneAt = minPrune
+}
+
+// endTxLocked: the Update transaction that started at start has ended.
+// Commits older than every transaction still running can conflict with
+// none of them: once lastMod has grown past pruneAt, they are dropped.
+func (db *DB) endTxLocked(start uint64) {
+	if db.starts[start]--; db.starts[start] <= 0 {
+		delete(db.starts, start)
+	}
+	db.active--
+	if db.active == 0 {
+		db.resetLastModLocked()
+		return
+	}
+	if len(db.lastMod) < db.pruneAt {
+		return
+	}
+	oldest := uint64(math.MaxUint64)
+	for s := range db.starts {
+		oldest = min(oldest, s)
+	}
+	for k, seq := range db.lastMod {
+		if seq <= oldest {
+			delete(db.lastMod, k)
+		}
+	}
+	db.pruneAt = max(minPrune, 2*len(db.lastMod))
 }
 
 // Update runs fn as an optimistic transaction. fn sees a consistent
@@ -182,12 +231,17 @@ func (db *DB) commitLocked(t *Tx) error {
 // fn may be run on a snapshot that is already stale, so it must not have
 // side effects other than through tx; retry with UpdateRetry.
 func (db *DB) Update(fn func(tx *Tx) error) error {
-	db.mu.RLock()
+	db.mu.Lock()
 	snap, err := db.store.Snapshot()
 	start := db.seq
-	db.active.Add(1)
-	db.mu.RUnlock()
-	defer db.active.Add(-1)
+	db.starts[start]++
+	db.active++
+	db.mu.Unlock()
+	defer func() {
+		db.mu.Lock()
+		db.endTxLocked(start)
+		db.mu.Unlock()
+	}()
 	if err != nil {
 		return err
 	}

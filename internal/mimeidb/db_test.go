@@ -423,3 +423,54 @@ func TestViewConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestLastModBounded: the record of recent commits that conflict checks
+// use is kept only while some other transaction could conflict with them:
+// transactions one after another leave it empty, and once a long
+// transaction ends the commits it alone could have met are dropped.
+func TestLastModBounded(t *testing.T) {
+	db := openDB(t, memkv.New(), "d")
+	size := func() int { db.mu.RLock(); defer db.mu.RUnlock(); return len(db.lastMod) }
+	for i := range 2_000 {
+		if err := db.Update(func(tx *Tx) error { return tx.Set(fmt.Appendf(nil, "k%d", i), []byte("v")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := size(); n != 0 {
+		t.Fatalf("after 2,000 transactions one at a time, %d keys remembered", n)
+	}
+
+	// A long transaction reads "watched"; others commit 2,000 keys and
+	// "watched" meanwhile: it must conflict, so those are remembered.
+	hold, release := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- db.Update(func(tx *Tx) error {
+			if _, _, err := tx.Get([]byte("watched")); err != nil {
+				return err
+			}
+			close(hold)
+			<-release
+			return tx.Set([]byte("other"), []byte("x"))
+		})
+	}()
+	<-hold
+	for i := range 2_000 {
+		if err := db.Update(func(tx *Tx) error { return tx.Set(fmt.Appendf(nil, "m%d", i), []byte("v")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Set([]byte("watched"), []byte("changed")); err != nil {
+		t.Fatal(err)
+	}
+	if n := size(); n < 2_000 {
+		t.Fatalf("with a transaction running, only %d keys remembered", n)
+	}
+	close(release)
+	if err := <-errc; !errors.Is(err, ErrConflict) {
+		t.Fatalf("long transaction = %v, want ErrConflict", err)
+	}
+	if n := size(); n != 0 {
+		t.Fatalf("after the long transaction ended, %d keys remembered", n)
+	}
+}
