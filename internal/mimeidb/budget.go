@@ -1,6 +1,7 @@
 package mimeidb
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -25,7 +26,7 @@ var MaxReplyElements int64 = 100_000
 // ErrReplyTooLarge: a command's reply would exceed MaxReplyElements. The
 // wrapping error names the command, the count and the limit, and what to
 // use instead (HSCAN, SSCAN, ZSCAN, a smaller range or LIMIT).
-var ErrReplyTooLarge = fmt.Errorf("ERR reply too large")
+var ErrReplyTooLarge = errors.New("ERR reply too large")
 
 // replyBudget refuses a reply of n elements (what, e.g. "fields") for cmd
 // if it is over MaxReplyElements; hint says what to use instead.
