@@ -15,6 +15,7 @@ import (
 	"github.com/peer-node/peer/internal/keystore"
 	"github.com/peer-node/peer/internal/kv/memkv"
 	"github.com/peer-node/peer/internal/mimei"
+	"github.com/peer-node/peer/internal/mimeidb"
 )
 
 // fixture is what the adapters stand on: a key store and a MiMei store in
@@ -204,5 +205,38 @@ func TestShareNetworkOff(t *testing.T) {
 	bs, err := a.Branches(ctx, m.ID.String())
 	if err != nil || len(bs) != 0 {
 		t.Fatalf("branches %v %v, want none (they need no network)", bs, err)
+	}
+}
+
+// TestDBReplyBudget: a database command whose reply would exceed
+// mimeidb.MaxReplyElements is refused with 413 too_large and the Redis-style
+// message, on cur and on a frozen version.
+func TestDBReplyBudget(t *testing.T) {
+	old := mimeidb.MaxReplyElements
+	mimeidb.MaxReplyElements = 2
+	t.Cleanup(func() { mimeidb.MaxReplyElements = old })
+	ctx := context.Background()
+	f := newFixture(t)
+	a := &Store{MiMei: f.mimei, Keys: f.keys}
+	m, err := a.CreateMiMei(ctx, apiv1.CreateMiMei{AppType: "notes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB(ctx, m.ID, apiv1.DBCommand{Args: []string{"HSET", "h", "a", "1", "b", "2", "c", "3"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Backup(ctx, m.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, version := range []string{"", "0"} {
+		_, err := a.DB(ctx, m.ID, apiv1.DBCommand{Args: []string{"HGETALL", "h"}, Version: version})
+		var he *httpapi.Error
+		if !errors.As(err, &he) || he.Status != 413 || he.Code != apiv1.CodeTooLarge ||
+			he.Message != "ERR reply too large: HGETALL of 3 fields exceeds 2; use HSCAN" {
+			t.Fatalf("HGETALL of version %q: %#v, want 413 too_large", version, err)
+		}
+		if r, err := a.DB(ctx, m.ID, apiv1.DBCommand{Args: []string{"HSCAN", "h", "0", "COUNT", "10"}, Version: version}); err != nil || len(r.Array) != 2 || len(r.Array[1].Array) != 4 {
+			t.Fatalf("HSCAN of version %q: %+v, %v; want 2 fields and a cursor", version, r, err)
+		}
 	}
 }

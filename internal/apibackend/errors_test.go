@@ -55,6 +55,7 @@ func TestErrorMapping(t *testing.T) {
 		{"store integrity", storeError, cid.ErrIntegrity, 500, apiv1.CodeIntegrity},
 		{"store tx conflict", storeError, mimeidb.ErrConflict, 409, apiv1.CodeTxConflict},
 		{"store redis error", storeError, mimeidb.ErrWrongArgs, 400, apiv1.CodeDBError},
+		{"store reply too large", storeError, mimeidb.ErrReplyTooLarge, 413, apiv1.CodeTooLarge},
 		{"share network off", shareError, share.ErrNetworkOff, http.StatusServiceUnavailable, apiv1.CodeNetworkOff},
 		{"share denied", shareError, share.ErrDenied, 403, apiv1.CodeNotShared},
 		{"share not owner", shareError, share.ErrNotOwner, 403, apiv1.CodeNotOwner},

@@ -86,6 +86,10 @@ func storeError(err error) error {
 		return e(http.StatusBadRequest, apiv1.CodeWrongType)
 	case errors.Is(err, mimeidb.ErrConflict):
 		return e(http.StatusConflict, apiv1.CodeTxConflict)
+	case errors.Is(err, mimeidb.ErrReplyTooLarge):
+		// The reply would exceed mimeidb.MaxReplyElements; the message says
+		// what to use instead (HSCAN, SSCAN, ZSCAN, a smaller range).
+		return e(http.StatusRequestEntityTooLarge, apiv1.CodeTooLarge)
 	case errors.Is(err, mimeidb.ErrReadOnly):
 		return e(http.StatusBadRequest, apiv1.CodeDBError)
 	case errors.Is(err, mimeidb.ErrCorrupt), errors.Is(err, mimeidb.ErrUnsupportedVersion):

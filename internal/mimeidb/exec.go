@@ -57,10 +57,16 @@ func init() {
 		"hdel": {-3, true, func(t *Tx, a [][]byte) (Reply, error) { return intReply(t.HDel(a[1], a[2:]...)) }},
 		"hlen": {2, false, func(t *Tx, a [][]byte) (Reply, error) { return intReply(t.HLen(a[1])) }},
 		"hkeys": {2, false, func(t *Tx, a [][]byte) (Reply, error) {
+			if err := budgetWhole(t, "hkeys", a[1], TypeHash, "fields", "HSCAN"); err != nil {
+				return Reply{}, err
+			}
 			ks, err := t.HKeys(a[1])
 			return bulkArray(ks), err
 		}},
 		"hgetall": {2, false, func(t *Tx, a [][]byte) (Reply, error) {
+			if err := budgetWhole(t, "hgetall", a[1], TypeHash, "fields", "HSCAN"); err != nil {
+				return Reply{}, err
+			}
 			fvs, err := t.HGetAll(a[1])
 			return fvArray(fvs), err
 		}},
@@ -72,6 +78,8 @@ func init() {
 			return intReply(t.HIncrBy(a[1], a[2], n))
 		}},
 		"hscan": {-3, false, cmdHScan},
+		"sscan": {-3, false, cmdSScan},
+		"zscan": {-3, false, cmdZScan},
 
 		// lists
 		"lpush": {-3, true, func(t *Tx, a [][]byte) (Reply, error) { return intReply(t.LPush(a[1], a[2:]...)) }},
@@ -81,6 +89,9 @@ func init() {
 		"lrange": {4, false, func(t *Tx, a [][]byte) (Reply, error) {
 			start, stop, err := argInt2(a[2], a[3])
 			if err != nil {
+				return Reply{}, err
+			}
+			if err := budgetRange(t, "lrange", a[1], TypeList, start, stop, "elements", "a smaller range"); err != nil {
 				return Reply{}, err
 			}
 			vs, err := t.LRange(a[1], start, stop)
@@ -107,6 +118,9 @@ func init() {
 		"srem":  {-3, true, func(t *Tx, a [][]byte) (Reply, error) { return intReply(t.SRem(a[1], a[2:]...)) }},
 		"scard": {2, false, func(t *Tx, a [][]byte) (Reply, error) { return intReply(t.SCard(a[1])) }},
 		"smembers": {2, false, func(t *Tx, a [][]byte) (Reply, error) {
+			if err := budgetWhole(t, "smembers", a[1], TypeSet, "members", "SSCAN"); err != nil {
+				return Reply{}, err
+			}
 			vs, err := t.SMembers(a[1])
 			return bulkArray(vs), err
 		}},
@@ -115,14 +129,23 @@ func init() {
 			return boolReply(ok), err
 		}},
 		"sinter": {-2, false, func(t *Tx, a [][]byte) (Reply, error) {
+			if err := budgetSets(t, "sinter", a[1:]); err != nil {
+				return Reply{}, err
+			}
 			vs, err := t.SInter(a[1:]...)
 			return bulkArray(vs), err
 		}},
 		"sunion": {-2, false, func(t *Tx, a [][]byte) (Reply, error) {
+			if err := budgetSets(t, "sunion", a[1:]); err != nil {
+				return Reply{}, err
+			}
 			vs, err := t.SUnion(a[1:]...)
 			return bulkArray(vs), err
 		}},
 		"sdiff": {-2, false, func(t *Tx, a [][]byte) (Reply, error) {
+			if err := budgetSets(t, "sdiff", a[1:]); err != nil {
+				return Reply{}, err
+			}
 			vs, err := t.SDiff(a[1:]...)
 			return bulkArray(vs), err
 		}},
@@ -424,6 +447,15 @@ func cmdPop(t *Tx, a [][]byte, left bool) (Reply, error) {
 	if err != nil || n < 0 {
 		return Reply{}, errNotPositive
 	}
+	name := "rpop"
+	if left {
+		name = "lpop"
+	}
+	if n > 0 {
+		if err := budgetRange(t, name, a[1], TypeList, 0, n-1, "elements", "a smaller count"); err != nil {
+			return Reply{}, err
+		}
+	}
 	vs, ok, err := t.pop(a[1], left, n)
 	if err != nil || !ok {
 		return NilReply(), err
@@ -478,6 +510,13 @@ func cmdZRange(t *Tx, a [][]byte, reverse bool) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
+	cmd := "zrange"
+	if reverse {
+		cmd = "zrevrange"
+	}
+	if err := budgetRange(t, cmd, a[1], TypeZSet, start, stop, "members", "ZSCAN or a smaller range"); err != nil {
+		return Reply{}, err
+	}
 	zs, err := t.zrangeIdx(a[1], start, stop, reverse)
 	return zArray(zs, withScores), err
 }
@@ -503,6 +542,39 @@ func cmdZRangeByScore(t *Tx, a [][]byte) (Reply, error) {
 			return Reply{}, ErrSyntax
 		}
 	}
+	if err := budgetByScore(t, a[1], min, max, offset, count); err != nil {
+		return Reply{}, err
+	}
 	zs, err := t.ZRangeByScore(a[1], min, max, offset, count)
 	return zArray(zs, withScores), err
+}
+
+func cmdSScan(t *Tx, a [][]byte) (Reply, error) {
+	if _, err := decodeCursor(string(a[2])); err != nil {
+		return Reply{}, err
+	}
+	o, err := parseScanOpts(a[3:])
+	if err != nil {
+		return Reply{}, err
+	}
+	next, ms, err := t.SScan(a[1], string(a[2]), o)
+	if err != nil {
+		return Reply{}, err
+	}
+	return ArrayReply(BulkReply([]byte(next)), bulkArray(ms)), nil
+}
+
+func cmdZScan(t *Tx, a [][]byte) (Reply, error) {
+	if _, err := decodeCursor(string(a[2])); err != nil {
+		return Reply{}, err
+	}
+	o, err := parseScanOpts(a[3:])
+	if err != nil {
+		return Reply{}, err
+	}
+	next, zs, err := t.ZScan(a[1], string(a[2]), o)
+	if err != nil {
+		return Reply{}, err
+	}
+	return ArrayReply(BulkReply([]byte(next)), zArray(zs, true)), nil
 }

@@ -39,6 +39,9 @@ func (t *Tx) scanRange(prefix []byte, cursor string, opts ScanOptions, fn func(n
 	if count <= 0 {
 		count = 10
 	}
+	if MaxReplyElements > 0 && int64(count) > MaxReplyElements {
+		count = int(MaxReplyElements) // COUNT is a hint: the reply budget caps it
+	}
 	next := "0"
 	n := 0
 	err = t.iter(kv.IterOptions{Prefix: prefix, Start: cat(prefix, from)}, func(k, v []byte) (bool, error) {
@@ -95,6 +98,59 @@ func (t *Tx) HScan(key []byte, cursor string, opts ScanOptions) (string, []Field
 	next, err := t.scanRange(t.dataPrefix(m.id), cursor, opts, func(f, v []byte) {
 		out = append(out, FieldValue{f, v})
 	})
+	if err != nil {
+		return "", nil, err
+	}
+	return next, out, nil
+}
+
+// SScan is Scan over the members of the set at key, in bytewise order.
+func (t *Tx) SScan(key []byte, cursor string, opts ScanOptions) (string, [][]byte, error) {
+	if err := t.check(false); err != nil {
+		return "", nil, err
+	}
+	if _, err := decodeCursor(cursor); err != nil {
+		return "", nil, err
+	}
+	m, ok, err := t.lookup(key, TypeSet)
+	if err != nil || !ok {
+		return "0", nil, err
+	}
+	var out [][]byte
+	next, err := t.scanRange(t.dataPrefix(m.id), cursor, opts, func(mb, _ []byte) {
+		out = append(out, mb)
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return next, out, nil
+}
+
+// ZScan is Scan over the members of the sorted set at key, in bytewise
+// order of the member, with their scores.
+func (t *Tx) ZScan(key []byte, cursor string, opts ScanOptions) (string, []ZMember, error) {
+	if err := t.check(false); err != nil {
+		return "", nil, err
+	}
+	if _, err := decodeCursor(cursor); err != nil {
+		return "", nil, err
+	}
+	m, ok, err := t.lookup(key, TypeZSet)
+	if err != nil || !ok {
+		return "0", nil, err
+	}
+	var out []ZMember
+	var bad error
+	next, err := t.scanRange(cat(t.dataPrefix(m.id), []byte{zMember}), cursor, opts, func(mb, v []byte) {
+		f, err := decodeScore(v)
+		if err != nil && bad == nil {
+			bad = err
+		}
+		out = append(out, ZMember{Member: mb, Score: f})
+	})
+	if err == nil {
+		err = bad
+	}
 	if err != nil {
 		return "", nil, err
 	}

@@ -121,9 +121,8 @@ function database(main, mid, writable) {
         break;
       }
       case 'set': {
-        const r = await cmd('SMEMBERS', key);
-        const all = strings(r).sort();
-        value = items(all.slice(0, MAX_ITEMS), all.length);
+        const [n, r] = await Promise.all([cmd('SCARD', key), cmd('SSCAN', key, '0', 'COUNT', MAX_ITEMS)]);
+        value = items(strings(r.array && r.array[1]).slice(0, MAX_ITEMS), n.int);
         break;
       }
       case 'zset': {
