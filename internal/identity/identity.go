@@ -48,6 +48,9 @@ var (
 	// ErrWrongRoot (format 2): the words (or owner.key) do not derive the
 	// persona asked for.
 	ErrWrongRoot = errors.New("recovery words are not this persona's")
+	// ErrDecrypt (format 2): an escrow does not open: another recovery
+	// key, persona, epoch or generation, or tampered bytes.
+	ErrDecrypt = errors.New("cannot decrypt")
 )
 
 // Signature domains, one per record type (see codec.SignedMessage).
@@ -56,4 +59,7 @@ const (
 	DomainDeviceRevocation = "peer/device-revocation"
 	// DomainOpCert is the only domain the root signs in (format 2).
 	DomainOpCert = "peer/op-cert"
+	// DomainEncKeyCert is the domain of encryption-key certificates,
+	// signed by the operational key (format 2).
+	DomainEncKeyCert = "peer/enc-key"
 )
