@@ -4,7 +4,9 @@
 // the devices that run it: in format 2 (docs/identity.md section 8) the
 // root's operational certificate of an epoch (OpCert), the operational
 // key's device certificates (DeviceCert) and the Credential made of the
-// two, checked against a verifier's Pins; in format 1, until it is removed,
+// two, checked against a verifier's Pins, its encryption-key certificates
+// (EncKeyCert), and the escrow of encryption keys to the recovery key
+// (Escrow, OpenEscrow); in format 1, until it is removed,
 // DeviceCertV1 and RevocationV1.
 //
 // identity does no I/O: storing keys is internal/keystore's job. It is a leaf
