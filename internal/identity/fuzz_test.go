@@ -109,6 +109,29 @@ func FuzzParseDeviceCert(f *testing.F) {
 	})
 }
 
+func FuzzParseEncKeyCert(f *testing.F) {
+	op := fuzzOp(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseEncKeyCert(data)
+		if err != nil {
+			if !typedV2(err) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			return
+		}
+		again, err := c.Marshal()
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("parse/marshal not identity: %x -> %x (%v)", data, again, err)
+		}
+		if _, err := c.PublicKey(); err != nil {
+			t.Fatalf("parsed certificate without a public key: %v", err)
+		}
+		if err := c.Verify(op); err != nil && !typedV2(err) {
+			t.Fatalf("untyped Verify error: %v", err)
+		}
+	})
+}
+
 func FuzzParseCredential(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseCredential(data)
@@ -176,8 +199,8 @@ func TestFuzzSeedsAreValid(t *testing.T) {
 
 // TestFuzzSeedsAreValidFormat2 keeps the valid-* seeds of the format-2
 // decoders valid: the operational certificates verify, the device
-// certificates verify under the epoch-1 certificate the fuzz target uses,
-// and the credentials verify for their persona.
+// and encryption-key certificates verify under the epoch-1 certificate
+// the fuzz targets use, and the credentials verify for their persona.
 func TestFuzzSeedsAreValidFormat2(t *testing.T) {
 	glob := func(name string) []string {
 		ps, _ := filepath.Glob("testdata/fuzz/" + name + "/valid-*")
@@ -200,6 +223,15 @@ func TestFuzzSeedsAreValidFormat2(t *testing.T) {
 		c, err := ParseDeviceCert(readSeed(t, p))
 		if err == nil {
 			err = c.Verify(op, time.Unix(c.IssuedAt, 0))
+		}
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	for _, p := range glob("FuzzParseEncKeyCert") {
+		c, err := ParseEncKeyCert(readSeed(t, p))
+		if err == nil {
+			err = c.Verify(op)
 		}
 		if err != nil {
 			t.Errorf("%s: %v", p, err)

@@ -4,7 +4,9 @@
 // the devices that run it: in format 2 (docs/identity.md section 8) the
 // root's operational certificate of an epoch (OpCert), the operational
 // key's device certificates (DeviceCert) and the Credential made of the
-// two, checked against a verifier's Pins; in format 1, until it is removed,
+// two, checked against a verifier's Pins, its encryption-key certificates
+// (EncKeyCert), and the escrow of encryption keys to the recovery key
+// (Escrow, OpenEscrow); in format 1, until it is removed,
 // DeviceCertV1 and RevocationV1.
 //
 // identity does no I/O: storing keys is internal/keystore's job. It is a leaf
@@ -48,6 +50,9 @@ var (
 	// ErrWrongRoot (format 2): the words (or owner.key) do not derive the
 	// persona asked for.
 	ErrWrongRoot = errors.New("recovery words are not this persona's")
+	// ErrDecrypt (format 2): an escrow does not open: another recovery
+	// key, persona, epoch or generation, or tampered bytes.
+	ErrDecrypt = errors.New("cannot decrypt")
 )
 
 // Signature domains, one per record type (see codec.SignedMessage).
@@ -56,4 +61,7 @@ const (
 	DomainDeviceRevocation = "peer/device-revocation"
 	// DomainOpCert is the only domain the root signs in (format 2).
 	DomainOpCert = "peer/op-cert"
+	// DomainEncKeyCert is the domain of encryption-key certificates,
+	// signed by the operational key (format 2).
+	DomainEncKeyCert = "peer/enc-key"
 )

@@ -235,3 +235,79 @@ func TestCommittedVectorsFormat2Certificates(t *testing.T) {
 		t.Fatalf("credential: %v (key %x, epoch %d)", err, key, epoch)
 	}
 }
+
+// TestCommittedVectorsFormat2EncKeyCert pins the encoding of the
+// certificate of persona 0's generation-0 encryption key of epoch 1. If it
+// fails, encryption-key certificates already on the network would no
+// longer parse or verify the same: fix the code, never the vector.
+func TestCommittedVectorsFormat2EncKeyCert(t *testing.T) {
+	var file struct {
+		Format2 struct {
+			Certificates struct {
+				OpCert string `json:"op_cert"`
+			}
+			EncKeyCertificate struct {
+				Mnemonic     string
+				PersonaIndex uint32 `json:"persona_index"`
+				DID          string
+				Epoch        uint32
+				Gen          uint32
+				IssuedAt     string `json:"issued_at"`
+				PublicSHA256 string `json:"public_sha256"`
+				KeyID        string `json:"key_id"`
+				EncCert      string `json:"enc_cert"`
+			} `json:"enc_key_certificate"`
+		}
+	}
+	loadJSON(t, "testdata/vectors.json", &file)
+	v := file.Format2.EncKeyCertificate
+	if v.EncCert == "" {
+		t.Fatal("no enc_key_certificate in vectors.json")
+	}
+	issued, err := time.Parse(time.RFC3339, v.IssuedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := RootFromMnemonic(v.Mnemonic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Wipe()
+
+	// Issuing again gives exactly the committed bytes.
+	op, err := IssueOpCert(root, v.PersonaIndex, v.Epoch, 0, issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := root.EncryptionKey0(v.PersonaIndex, v.Epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := IssueEncKeyCert(root.OperationalKey(v.PersonaIndex, v.Epoch), op, v.Gen, key.PublicKey(), issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(mustMarshal(t, e)); got != v.EncCert {
+		t.Errorf("encryption-key certificate = %s, want %s", got, v.EncCert)
+	}
+
+	// The committed bytes parse and verify under the committed
+	// operational certificate.
+	pop, err := ParseOpCert(mustHex(t, file.Format2.Certificates.OpCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe, err := ParseEncKeyCert(mustHex(t, v.EncCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pe.Verify(pop); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(pe.Key)
+	id := pe.KeyID()
+	if pe.Persona != v.DID || pe.Epoch != v.Epoch || pe.Gen != v.Gen || pe.KEM != EncryptionKEMID ||
+		hex.EncodeToString(sum[:]) != v.PublicSHA256 || hex.EncodeToString(id[:]) != v.KeyID {
+		t.Fatalf("committed certificate: %s epoch %d gen %d KEM %#04x key %x ID %x", pe.Persona, pe.Epoch, pe.Gen, pe.KEM, sum, id)
+	}
+}
