@@ -9,7 +9,7 @@ import (
 )
 
 // sampleEntries returns one valid signed entry of every kind.
-func sampleEntries(t testing.TB, f *fixture) []*Entry {
+func sampleEntries(t tb, f *fixture) []*Entry {
 	t.Helper()
 	var keyID [8]byte
 	var recID [16]byte

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/peer-node/peer/internal/identity"
@@ -31,7 +30,7 @@ type fixture struct {
 
 var fixtures = map[uint32]*fixture{}
 
-func newFixture(t testing.TB, epoch uint32) *fixture {
+func newFixture(t tb, epoch uint32) *fixture {
 	t.Helper()
 	if f := fixtures[epoch]; f != nil {
 		return f
@@ -67,7 +66,7 @@ func (f *fixture) pub(name string) ed25519.PublicKey {
 	return f.dev[name].Public().(ed25519.PublicKey)
 }
 
-func (f *fixture) open(t testing.TB) *Store {
+func (f *fixture) open(t tb) *Store {
 	t.Helper()
 	s, err := Open(memkv.New(), 0, f.op, Options{Now: now})
 	if err != nil {
@@ -76,7 +75,7 @@ func (f *fixture) open(t testing.TB) *Store {
 	return s
 }
 
-func mustEncode(t testing.TB, v any) []byte {
+func mustEncode(t tb, v any) []byte {
 	t.Helper()
 	b, err := EncodeValue(v)
 	if err != nil {
@@ -85,12 +84,12 @@ func mustEncode(t testing.TB, v any) []byte {
 	return b
 }
 
-func (f *fixture) deviceValue(t testing.TB, name string) []byte {
+func (f *fixture) deviceValue(t tb, name string) []byte {
 	return mustEncode(t, DeviceValue{Cert: f.certs[name], Name: "box " + name, Added: 1})
 }
 
 // entry signs an entry by author with the given sequence and clock.
-func (f *fixture) entry(t testing.TB, author string, seq, clock uint64, kind Kind, key, value []byte) *Entry {
+func (f *fixture) entry(t tb, author string, seq, clock uint64, kind Kind, key, value []byte) *Entry {
 	t.Helper()
 	e := &Entry{Persona: f.persona, Epoch: f.op.Epoch, Seq: seq, Clock: clock, Kind: kind, Key: key, Value: value}
 	if err := e.Sign(f.dev[author]); err != nil {
@@ -100,7 +99,7 @@ func (f *fixture) entry(t testing.TB, author string, seq, clock uint64, kind Kin
 }
 
 // write has device name write an entry on s, failing the test on error.
-func write(t testing.TB, s *Store, dev ed25519.PrivateKey, kind Kind, key, value []byte) *Entry {
+func write(t tb, s *Store, dev ed25519.PrivateKey, kind Kind, key, value []byte) *Entry {
 	t.Helper()
 	e, err := s.Write(dev, kind, key, value)
 	if err != nil {
@@ -125,4 +124,11 @@ func typed(err error) bool {
 		}
 	}
 	return false
+}
+
+// tb is what the helpers need of a *testing.T or a *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
 }
