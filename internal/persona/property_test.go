@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/peer-node/peer/internal/identity"
+	"github.com/peer-node/peer/internal/kv"
+	"github.com/peer-node/peer/internal/kv/memkv"
 	"pgregory.net/rapid"
 )
 
@@ -98,11 +100,34 @@ func TestAnyOrderSameFold(t *testing.T) {
 		var results []*Store
 		for _, label := range []string{"first", "second"} {
 			order := rapid.Permutation(all).Draw(t, label)
-			s := f.open(t)
+			db := memkv.New()
+			s, err := Open(db, 0, f.op, Options{Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, e := range order {
 				if _, err := s.Apply(e); err != nil && !errors.Is(err, identity.ErrRevoked) {
 					t.Fatalf("apply: %v", err)
 				}
+			}
+			// What is stored folds to what is in memory.
+			again, err := Open(db, 0, f.op, Options{Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.EqualFunc(again.Fold(), s.Fold(), bytes.Equal) || !maps.Equal(again.Version().Heads, s.Version().Heads) {
+				t.Fatal("the stored state reads back different from the one in memory")
+			}
+			stored := map[string][]byte{}
+			it := db.Iter(kv.IterOptions{Prefix: []byte("ps/0/v/")})
+			for it.Next() {
+				stored[string(it.Key()[len("ps/0/v/"):])] = bytes.Clone(it.Value())
+			}
+			if err := it.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !maps.EqualFunc(stored, s.Fold(), bytes.Equal) {
+				t.Fatalf("ps/0/v/ holds %d slots, the fold %d", len(stored), len(s.Fold()))
 			}
 			results = append(results, s)
 		}

@@ -221,6 +221,11 @@ func (s *state) rebuild() {
 		}
 	}
 	s.drain()
+	// The cutoffs are those of the revoke entries that stayed, as a store
+	// read back from disk computes them (a revoke by a device cut off
+	// below it no longer counts; its dropped entries come back by sync
+	// if they are acceptable).
+	s.cutoffs = cutoffsOf(s.applied)
 	for id := range s.dirtyE {
 		dirtyE[id] = true
 	}
@@ -277,4 +282,19 @@ func (s *state) device(key ed25519.PublicKey) (DeviceValue, bool, bool) {
 	_ = codec.Unmarshal(e.Value, &v)
 	_, revoked := s.cutoffs[string(key)]
 	return v, revoked, true
+}
+
+// cutoffsOf returns the lowest cutoff of each device revoked by entries.
+func cutoffsOf(entries map[string]*Entry) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, e := range entries {
+		if e.Kind != KindRevoke {
+			continue
+		}
+		dev, c := string(e.Key), revokeCutoff(e)
+		if old, ok := out[dev]; !ok || c < old {
+			out[dev] = c
+		}
+	}
+	return out
 }

@@ -123,13 +123,8 @@ func (s *Store) load() error {
 		if cur := s.st.fold[slot]; cur == nil || e.wins(cur) {
 			s.st.fold[slot] = e
 		}
-		if e.Kind == KindRevoke {
-			dev, c := string(e.Key), revokeCutoff(e)
-			if old, ok := s.st.cutoffs[dev]; !ok || c < old {
-				s.st.cutoffs[dev] = c
-			}
-		}
 	}
+	s.st.cutoffs = cutoffsOf(s.st.applied)
 	s.st.clean()
 	return nil
 }

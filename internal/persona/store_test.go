@@ -9,6 +9,7 @@ import (
 	"github.com/peer-node/peer/internal/identity"
 	"github.com/peer-node/peer/internal/kv"
 	"github.com/peer-node/peer/internal/kv/memkv"
+	"github.com/peer-node/peer/internal/kv/pebblekv"
 )
 
 // bootstrap has A write its own device entry and B's and C's on s.
@@ -339,5 +340,45 @@ func TestMissing(t *testing.T) {
 	}
 	if len(s.Missing(Version{}, 2)) != 2 {
 		t.Fatal("limit not applied")
+	}
+}
+
+// TestPebbleReopen: the state written on Pebble reads back the same after
+// the store is closed and opened again.
+func TestPebbleReopen(t *testing.T) {
+	f := newFixture(t, 1)
+	dir := t.TempDir()
+	db, err := pebblekv.Open(dir, pebblekv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(db, 0, f.op, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap(t, f, s, "B", "C")
+	write(t, s, f.dev["C"], KindProfile, nil, mustEncode(t, ProfileValue{Name: "c"}))
+	write(t, s, f.dev["B"], KindRevoke, f.pub("C"), mustEncode(t, RevokeValue{Cutoff: 0}))
+	want, wantV := s.Fold(), s.Version()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = pebblekv.Open(dir, pebblekv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	again, err := Open(db, 0, f.op, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.EqualFunc(again.Fold(), want, bytes.Equal) || !maps.Equal(again.Version().Heads, wantV.Heads) {
+		t.Fatal("state differs after reopening")
+	}
+	if _, ok := again.Get(KindProfile, nil); ok {
+		t.Fatal("C's profile above cutoff 0 survived")
+	}
+	if c, ok := again.Cutoff(f.pub("C")); !ok || c != 0 {
+		t.Fatalf("cutoff %d %v", c, ok)
 	}
 }
