@@ -46,8 +46,9 @@ var edges = []string{"p2p", "httpapi", "apibackend", "apiclient", "webui", "webd
 // imports are left to the rules above.
 var declared = map[string][]string{
 	// persona: the persona state (docs/identity.md section 14) verifies
-	// with identity, encodes with codec and stores over kv.
-	"persona": {"identity", "codec", "kv"},
+	// with identity, encodes with codec, stores over kv and syncs over the
+	// network port (step 13).
+	"persona": {"identity", "codec", "kv", "netport"},
 }
 
 func internal(name string) string { return Module + "/internal/" + name }

@@ -17,7 +17,8 @@
 // keys). Store keeps the entries and the fold in a kv.Store, each change
 // in one batch.
 //
-// This is a domain package: it imports identity, codec and kv only, never
+// This is a domain package: it imports identity, codec and kv (and, for the
+// sync of step 13, netport), never
 // libp2p or net/http. The sync protocol over the network port is built on
 // Store.Version and Store.Missing.
 package persona
