@@ -18,7 +18,7 @@
 // in one batch.
 //
 // This is a domain package: it imports identity, codec and kv (and, for the
-// sync of step 13, netport), never
-// libp2p or net/http. The sync protocol over the network port is built on
-// Store.Version and Store.Missing.
+// sync of step 13, netport), never libp2p or net/http (internal/archtest
+// holds it to that list). The sync protocol over the network port is built
+// on Store.Version and Store.Missing.
 package persona
