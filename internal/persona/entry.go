@@ -384,6 +384,13 @@ func ParseEntry(b []byte) (*Entry, error) {
 	return e, nil
 }
 
+// Clone returns a deep copy of e.
+func (e *Entry) Clone() *Entry {
+	c := *e
+	c.Author, c.Key, c.Value, c.Sig = bytes.Clone(e.Author), bytes.Clone(e.Key), bytes.Clone(e.Value), bytes.Clone(e.Sig)
+	return &c
+}
+
 // id is the entry's identity in a state: author and sequence, the order of
 // the e/ keys.
 func (e *Entry) id() string {

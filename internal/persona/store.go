@@ -31,8 +31,9 @@ type Store struct {
 	db     kv.Store
 	prefix []byte
 
-	mu sync.Mutex
-	st *state
+	mu  sync.Mutex
+	st  *state
+	err error // set when the state could not be read back after a failed write
 }
 
 // Options configure Open. The zero value is usable.
@@ -142,7 +143,10 @@ func (s *Store) Apply(e *Entry) (Result, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, err := s.st.add(e)
+	if s.err != nil {
+		return 0, s.err
+	}
+	r, err := s.st.add(e.Clone())
 	if err != nil {
 		return 0, err
 	}
@@ -177,15 +181,19 @@ func (s *Store) Write(device ed25519.PrivateKey, kind Kind, key, value []byte) (
 	if err := e.Sign(device); err != nil {
 		return nil, err
 	}
+	if s.err != nil {
+		return nil, s.err
+	}
 	r, err := s.st.add(e)
-	if err == nil && r != Applied {
-		err = fmt.Errorf("%w: device %x has no device entry in the state", ErrUnknownAuthor, pub[:8])
-	}
 	if err != nil {
-		s.reload()
-		return nil, err
+		return nil, err // add changes nothing when it refuses
 	}
-	return e, s.commit()
+	if r != Applied {
+		delete(s.st.pending, e.id())
+		s.st.clean()
+		return nil, fmt.Errorf("%w: device %x has no device entry in the state", ErrUnknownAuthor, pub[:8])
+	}
+	return e.Clone(), s.commit()
 }
 
 // commit writes what the last change touched in one batch. If the batch
@@ -229,14 +237,12 @@ func (s *Store) commit() error {
 	return nil
 }
 
-// reload replaces the in-memory state by what is stored.
+// reload replaces the in-memory state by what is stored. If that fails
+// too, the Store refuses every later change with the error.
 func (s *Store) reload() {
-	st := newState(s.st.op, s.st.now)
-	s.st = st
+	s.st = newState(s.st.op, s.st.now)
 	if err := s.load(); err != nil {
-		// The store was readable at Open; keep the empty fold rather than
-		// a half-read one. Later Applies re-fetch through sync.
-		s.st = newState(st.op, st.now)
+		s.err = fmt.Errorf("persona: state unreadable after a failed write: %w", err)
 	}
 }
 
@@ -267,7 +273,7 @@ func (s *Store) Version() Version {
 	return v
 }
 
-// Missing returns the applied entries another device lacks, given its
+// Missing returns copies of the applied entries another device lacks, given its
 // version, ordered by author and sequence, at most limit of them (all if
 // limit <= 0).
 func (s *Store) Missing(have Version, limit int) []*Entry {
@@ -276,7 +282,7 @@ func (s *Store) Missing(have Version, limit int) []*Entry {
 	var out []*Entry
 	for _, e := range s.st.applied {
 		if e.Seq > have.Heads[string(e.Author)] {
-			out = append(out, e)
+			out = append(out, e.Clone())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id() < out[j].id() })
@@ -286,13 +292,16 @@ func (s *Store) Missing(have Version, limit int) []*Entry {
 	return out
 }
 
-// Get returns the winning entry of a slot, if any. For contacts, blocks
+// Get returns a copy of the winning entry of a slot, if any. For contacts, blocks
 // and rights an empty value means the slot was cleared.
 func (s *Store) Get(kind Kind, key []byte) (*Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.st.fold[string(append([]byte{byte(kind)}, key...))]
-	return e, e != nil
+	if e == nil {
+		return nil, false
+	}
+	return e.Clone(), true
 }
 
 // Device returns a device's entry value, whether the device is revoked in

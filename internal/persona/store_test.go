@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"testing"
+	"time"
 
 	"github.com/peer-node/peer/internal/identity"
 	"github.com/peer-node/peer/internal/kv"
@@ -380,5 +381,41 @@ func TestPebbleReopen(t *testing.T) {
 	}
 	if c, ok := again.Cutoff(f.pub("C")); !ok || c != 0 {
 		t.Fatalf("cutoff %d %v", c, ok)
+	}
+}
+
+func TestPendingBounded(t *testing.T) {
+	f := newFixture(t, 1)
+	s := f.open(t)
+	bootstrap(t, f, s)
+	v := mustEncode(t, ProfileValue{Name: "d"})
+	for i := range MaxPending {
+		mustApply(t, s, f.entry(t, "D", uint64(i+1), 1, KindProfile, nil, v), Pending)
+	}
+	if _, err := s.Apply(f.entry(t, "D", MaxPending+1, 1, KindProfile, nil, v)); !errors.Is(err, ErrUnknownAuthor) {
+		t.Fatalf("entry beyond the pending bound: %v, want ErrUnknownAuthor", err)
+	}
+	// D's device entry lets every waiting entry apply.
+	write(t, s, f.dev["A"], KindDevice, f.pub("D"), f.deviceValue(t, "D"))
+	if s.PendingLen() != 0 || s.Version().Heads[string(f.pub("D"))] != MaxPending {
+		t.Fatalf("%d pending, D's head %d", s.PendingLen(), s.Version().Heads[string(f.pub("D"))])
+	}
+}
+
+func TestExpiredDeviceCert(t *testing.T) {
+	f := newFixture(t, 1)
+	k := f.dev["D"]
+	c, err := identity.IssueDeviceCert(f.opKey, f.op, f.pub("D"), t0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.open(t) // now() is an hour after t0
+	_, err = s.Write(k, KindDevice, f.pub("D"), mustEncode(t, DeviceValue{Cert: enc, Name: "d"}))
+	if !errors.Is(err, identity.ErrExpired) {
+		t.Fatalf("got %v, want identity.ErrExpired", err)
 	}
 }
