@@ -173,9 +173,20 @@ func (s *Store) Write(device ed25519.PrivateKey, kind Kind, key, value []byte) (
 	pub := device.Public().(ed25519.PublicKey)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The next sequence and clock count this device's own entries that
+	// wait (its authority was taken away with a revoked device's entry)
+	// and every clock seen, so no two entries of the device share a
+	// sequence and its later entries carry later clocks.
+	seq, clock := s.st.heads[string(pub)], s.st.clock
+	for _, p := range s.st.pending {
+		clock = max(clock, p.Clock)
+		if bytes.Equal(p.Author, pub) {
+			seq = max(seq, p.Seq)
+		}
+	}
 	e := &Entry{
 		Persona: s.st.op.Persona, Epoch: s.st.op.Epoch,
-		Seq: s.st.heads[string(pub)] + 1, Clock: s.st.clock + 1,
+		Seq: seq + 1, Clock: clock + 1,
 		Kind: kind, Key: bytes.Clone(key), Value: bytes.Clone(value),
 	}
 	if err := e.Sign(device); err != nil {

@@ -419,3 +419,29 @@ func TestExpiredDeviceCert(t *testing.T) {
 		t.Fatalf("got %v, want identity.ErrExpired", err)
 	}
 }
+
+// TestRevokeCascades: a device introduced by a revoked device's entry
+// above the cutoff loses its authority, and its entries wait again until
+// a current device introduces it.
+func TestRevokeCascades(t *testing.T) {
+	f := newFixture(t, 1)
+	s := f.open(t)
+	bootstrap(t, f, s, "C")
+	write(t, s, f.dev["C"], KindProfile, nil, mustEncode(t, ProfileValue{Name: "c"}))
+	write(t, s, f.dev["C"], KindDevice, f.pub("D"), f.deviceValue(t, "D"))
+	d := write(t, s, f.dev["D"], KindContact, contactKey(1), mustEncode(t, ContactValue{Name: "d"}))
+	write(t, s, f.dev["A"], KindRevoke, f.pub("C"), mustEncode(t, RevokeValue{Cutoff: 1}))
+	if _, _, ok := s.Device(f.pub("D")); ok {
+		t.Fatal("D keeps the device entry C wrote after its cutoff")
+	}
+	if _, ok := s.Get(KindContact, contactKey(1)); ok || s.PendingLen() != 1 {
+		t.Fatalf("D's entry still applied (pending %d)", s.PendingLen())
+	}
+	if _, ok := s.Get(KindProfile, nil); !ok {
+		t.Fatal("C's entry below the cutoff was dropped")
+	}
+	write(t, s, f.dev["A"], KindDevice, f.pub("D"), f.deviceValue(t, "D"))
+	if got, ok := s.Get(KindContact, contactKey(1)); !ok || !bytes.Equal(got.Sig, d.Sig) {
+		t.Fatal("D's entry not applied once A introduced D")
+	}
+}
