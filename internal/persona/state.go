@@ -298,3 +298,15 @@ func cutoffsOf(entries map[string]*Entry) map[string]uint64 {
 	}
 	return out
 }
+
+func (r Result) String() string {
+	switch r {
+	case Applied:
+		return "applied"
+	case Pending:
+		return "pending"
+	case Duplicate:
+		return "duplicate"
+	}
+	return fmt.Sprintf("result(%d)", int(r))
+}
