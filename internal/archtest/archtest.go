@@ -16,6 +16,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -38,6 +39,17 @@ type Package struct {
 // Everything under internal/p2p — the port's libp2p adapter and what sits
 // beside it, such as discovery — is an edge through the "p2p" entry.
 var edges = []string{"p2p", "httpapi", "apibackend", "apiclient", "webui", "webdav", "node", "nodetest", "archtest"}
+
+// declared lists, for the domain packages that declare them, every package
+// of the module they may import (by name under internal/); anything else
+// of the module is a violation. Standard-library and other modules'
+// imports are left to the rules above.
+var declared = map[string][]string{
+	// persona: the persona state (docs/identity.md section 14) verifies
+	// with identity, encodes with codec, stores over kv and syncs over the
+	// network port (step 13).
+	"persona": {"identity", "codec", "kv", "netport"},
+}
 
 func internal(name string) string { return Module + "/internal/" + name }
 
@@ -106,6 +118,16 @@ func Check(pkgs []Package) []Violation {
 					out = append(out, Violation{path, dep, "domain packages must not depend on libp2p"})
 				case isEdge(dep):
 					out = append(out, Violation{path, dep, "domain packages must not depend on edge packages or the composition root"})
+				}
+			}
+		}
+		for name, allowed := range declared {
+			if path != internal(name) {
+				continue
+			}
+			for _, imp := range p.Imports {
+				if under(imp, Module) && !slices.ContainsFunc(allowed, func(a string) bool { return imp == internal(a) }) {
+					out = append(out, Violation{path, imp, fmt.Sprintf("%s declares the module packages it may import: %s", name, strings.Join(allowed, ", "))})
 				}
 			}
 		}

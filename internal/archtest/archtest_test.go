@@ -44,6 +44,17 @@ func TestModuleFollowsLayers(t *testing.T) {
 	for _, v := range Check(pkgs) {
 		t.Error(v)
 	}
+	// A declared package that is renamed or gone would leave its rule
+	// checking nothing.
+	for name := range declared {
+		found := false
+		for _, p := range pkgs {
+			found = found || p.ImportPath == internal(name)
+		}
+		if !found {
+			t.Errorf("declared package internal/%s is not in the module", name)
+		}
+	}
 }
 
 // TestCheckFailsOnFixture runs the same path as TestModuleFollowsLayers over
@@ -112,6 +123,10 @@ func TestCheckCatchesForbiddenImports(t *testing.T) {
 		{"package under p2p imports libp2p", Package{ImportPath: m + "p2p/discovery", Imports: []string{"github.com/libp2p/go-libp2p/core/host"}}, ""},
 		{"nodetest imports libp2p", Package{ImportPath: m + "nodetest", Imports: []string{"github.com/libp2p/go-libp2p"}}, ""},
 		{"test harness imports libp2p", Package{ImportPath: Module + "/test/e2e", Imports: []string{"github.com/libp2p/go-libp2p/core/host"}}, ""},
+		{"persona imports its declared packages", Package{ImportPath: m + "persona", Imports: []string{m + "identity", m + "codec", m + "kv", "crypto/ed25519"}}, ""},
+		{"persona imports an undeclared package", Package{ImportPath: m + "persona", Imports: []string{m + "keystore"}}, "persona declares the module packages it may import"},
+		{"persona imports net/http", Package{ImportPath: m + "persona", Imports: []string{"net/http"}}, "net/http"},
+		{"persona depends on libp2p", Package{ImportPath: m + "persona", Deps: []string{"github.com/libp2p/go-libp2p/core/peer"}}, "libp2p"},
 		{"lookalike of p2p imports libp2p", Package{ImportPath: m + "p2pish", Imports: []string{"github.com/libp2p/go-libp2p"}}, "only internal/p2p/"},
 	}
 	for _, tc := range tests {
