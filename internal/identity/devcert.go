@@ -100,14 +100,8 @@ func IssueDeviceCert(opKey ed25519.PrivateKey, op *OpCert, device ed25519.Public
 
 // check enforces the structural rules of section 8.6, signature aside.
 func (c *DeviceCert) check() error {
-	if c.Version != CertVersion {
-		return fmt.Errorf("%w: device certificate version %d, want %d", ErrUnsupportedVersion, c.Version, CertVersion)
-	}
-	if _, err := ParseDID(c.Persona); err != nil {
-		return fmt.Errorf("%w: device certificate persona: %w", ErrMalformed, err)
-	}
-	if c.Epoch == 0 || c.Epoch > MaxEpoch {
-		return fmt.Errorf("%w: device certificate epoch %d out of range 1 to %d", ErrMalformed, c.Epoch, MaxEpoch)
+	if err := checkHead("device certificate", c.Version, CertVersion, c.Persona, c.Epoch); err != nil {
+		return err
 	}
 	if len(c.Device) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: device certificate: device key is %d bytes, want %d", ErrMalformed, len(c.Device), ed25519.PublicKeySize)

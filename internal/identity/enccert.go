@@ -115,14 +115,8 @@ func IssueEncKeyCert(opKey ed25519.PrivateKey, op *OpCert, gen uint32, pub hpke.
 // check enforces the structural rules of section 8.6, signature aside: the
 // KEM is EncryptionKEMID and the key is a valid public key of it.
 func (c *EncKeyCert) check() error {
-	if c.Version != EncKeyCertVersion {
-		return fmt.Errorf("%w: encryption-key certificate version %d, want %d", ErrUnsupportedVersion, c.Version, EncKeyCertVersion)
-	}
-	if _, err := ParseDID(c.Persona); err != nil {
-		return fmt.Errorf("%w: encryption-key certificate persona: %w", ErrMalformed, err)
-	}
-	if c.Epoch == 0 || c.Epoch > MaxEpoch {
-		return fmt.Errorf("%w: encryption-key certificate epoch %d out of range 1 to %d", ErrMalformed, c.Epoch, MaxEpoch)
+	if err := checkHead("encryption-key certificate", c.Version, EncKeyCertVersion, c.Persona, c.Epoch); err != nil {
+		return err
 	}
 	if c.KEM != EncryptionKEMID {
 		return fmt.Errorf("%w: encryption-key certificate: KEM 0x%04x, want 0x%04x", ErrMalformed, c.KEM, EncryptionKEMID)

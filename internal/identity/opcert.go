@@ -105,14 +105,8 @@ func IssueOpCert(root *Root, index, epoch uint32, flags uint8, now time.Time) (*
 
 // check enforces the structural rules of section 8.6, signature aside.
 func (c *OpCert) check() error {
-	if c.Version != OpCertVersion {
-		return fmt.Errorf("%w: operational certificate version %d, want %d", ErrUnsupportedVersion, c.Version, OpCertVersion)
-	}
-	if _, err := ParseDID(c.Persona); err != nil {
-		return fmt.Errorf("%w: operational certificate persona: %w", ErrMalformed, err)
-	}
-	if c.Epoch == 0 || c.Epoch > MaxEpoch {
-		return fmt.Errorf("%w: operational certificate epoch %d out of range 1 to %d", ErrMalformed, c.Epoch, MaxEpoch)
+	if err := checkHead("operational certificate", c.Version, OpCertVersion, c.Persona, c.Epoch); err != nil {
+		return err
 	}
 	if c.Flags&^opFlagsKnown != 0 {
 		return fmt.Errorf("%w: operational certificate has unknown flags %#02x", ErrMalformed, c.Flags&^opFlagsKnown)
@@ -130,6 +124,21 @@ func (c *OpCert) check() error {
 }
 
 // checkSigned is check plus the signature's length.
+// checkHead enforces the fields every format-2 certificate starts with:
+// its version, a persona that is a did:key, and an epoch in range.
+func checkHead(what string, version, want uint16, persona string, epoch uint32) error {
+	if version != want {
+		return fmt.Errorf("%w: %s version %d, want %d", ErrUnsupportedVersion, what, version, want)
+	}
+	if _, err := ParseDID(persona); err != nil {
+		return fmt.Errorf("%w: %s persona: %w", ErrMalformed, what, err)
+	}
+	if epoch == 0 || epoch > MaxEpoch {
+		return fmt.Errorf("%w: %s epoch %d out of range 1 to %d", ErrMalformed, what, epoch, MaxEpoch)
+	}
+	return nil
+}
+
 func (c *OpCert) checkSigned() error {
 	if err := c.check(); err != nil {
 		return err
