@@ -282,7 +282,9 @@ func TestPersonaKeysByteFlips(t *testing.T) {
 	keys := f.other
 	orig := must(EncodePersonaKeys(keys))
 	refused, unsigned := 0, 0
-	defer func() { t.Logf("%d bytes: %d flips refused, %d changed an unsigned field", len(orig), refused, unsigned) }()
+	defer func() {
+		t.Logf("%d bytes: %d flips refused, %d changed an unsigned field", len(orig), refused, unsigned)
+	}()
 	flips := []byte{0xff, 0x01}
 	if testing.Short() {
 		flips = flips[:1]
