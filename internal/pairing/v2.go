@@ -35,7 +35,7 @@ const (
 	// carries (every generation of the persona a device holds).
 	MaxEncGens = 16
 	// MaxFrameV2 bounds one format-2 message (a PersonaKeys with
-	// MaxEncGens generations is about 26 KiB).
+	// MaxEncGens generations is about 27 KiB).
 	MaxFrameV2 = 48 << 10
 	// MaxOpCertLen, MaxDevCertLen, MaxEncCertLen and MaxCredentialLen
 	// bound the encoded certificates (about 205, 170, 1360 and 380 bytes).

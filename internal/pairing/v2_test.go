@@ -418,6 +418,7 @@ func TestV2Limits(t *testing.T) {
 		if len(b) > MaxFrameV2 {
 			t.Fatalf("%d bytes", len(b))
 		}
+		t.Logf("persona keys with %d generations: %d bytes", len(p.EncGens), len(b))
 		p.EncGens = append(p.EncGens, p.EncGens[0])
 		if _, err := EncodePersonaKeys(&p); !errors.Is(err, ErrMalformed) {
 			t.Fatalf("one generation too many: %v", err)
